@@ -10,7 +10,8 @@
 from neuralscope.io.arrays import check_input_file, read_csv, read_mat, read_npz, write_npz
 from neuralscope.io.atomic import atomic_directory, atomic_path, write_bytes_atomic, write_text_atomic
 from neuralscope.io.loader import SUPPORTED_SUFFIXES, load, nwb_to_activity
-from neuralscope.io.nwb import NWBContents, SessionMetadata, read_nwb, write_nwb
+from neuralscope.io.nwb import NWBContents, SessionMetadata, write_nwb
+from neuralscope.io.nwb_read import read_nwb
 from neuralscope.io.realdata import (
     BCILearningData,
     load_bci_golub2018,

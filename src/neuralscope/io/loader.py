@@ -11,7 +11,8 @@ from neuralscope.core.errors import NeuralscopeError
 from neuralscope.core.population import ContinuousActivity, TrialActivity
 from neuralscope.core.validation import check_positive
 from neuralscope.io.arrays import check_input_file, read_csv, read_mat, read_npz
-from neuralscope.io.nwb import NWBContents, read_nwb
+from neuralscope.io.nwb import NWBContents
+from neuralscope.io.nwb_read import read_nwb
 
 __all__ = ["SUPPORTED_SUFFIXES", "load", "nwb_to_activity"]
 

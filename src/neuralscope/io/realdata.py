@@ -17,7 +17,8 @@ import pandas as pd
 from neuralscope.core.errors import NeuralscopeError
 from neuralscope.core.population import ContinuousActivity, TrialActivity
 from neuralscope.io.arrays import check_input_file
-from neuralscope.io.nwb import NWBContents, read_nwb
+from neuralscope.io.nwb import NWBContents
+from neuralscope.io.nwb_read import read_nwb
 
 __all__ = [
     "BCI_GOLUB2018_FILE",
