@@ -85,3 +85,11 @@ def test_spike_trains_reject_nan_and_bad_bounds():
         SpikeTrains([np.array([1.0])], t_start=2.0, t_stop=1.0)
     with pytest.raises(NeuralscopeError, match="bin_size"):
         SpikeTrains([np.array([1.0])], t_start=0.0, t_stop=1.0).bin(5.0)
+
+
+def test_repr_is_short():
+    act = ContinuousActivity(np.zeros((1000, 50)), fs=20.0, covariates={"velocity": np.zeros((1000, 2))})
+    assert repr(act) == "ContinuousActivity(n_time=1000, n_neurons=50, fs=20, t0=0, covariates=[velocity(2,)])"
+    tr = TrialActivity.from_labels(np.zeros((4, 3, 2)), {"stim": [0, 1, 0, 1]}, fs=10)
+    assert "n_trials=4" in repr(tr) and "stim" in repr(tr) and len(repr(tr)) < 200
+    assert repr(SpikeTrains([np.array([0.5, 1.0])])).startswith("SpikeTrains(n_units=1, n_spikes=2")

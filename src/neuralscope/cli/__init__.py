@@ -1,1 +1,1 @@
-"""neuralscope.cli."""
+"""The ``neuralscope`` command line."""

@@ -71,6 +71,11 @@ class ContinuousActivity:
     units: pd.DataFrame | None = None
     covariates: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        covs = ", ".join(f"{k}{tuple(v.shape[1:]) or ''}" for k, v in self.covariates.items())
+        return (f"ContinuousActivity(n_time={self.n_time}, n_neurons={self.n_neurons}, fs={self.fs:g}, "
+                f"t0={self.t0:g}, covariates=[{covs}])")
+
     def __post_init__(self) -> None:
         self.data = check_array(self.data, "data", ndim=2)
         self.fs = check_positive(self.fs, "fs")
@@ -181,6 +186,10 @@ class TrialActivity:
     units: pd.DataFrame | None = None
     trials: pd.DataFrame | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"TrialActivity(n_trials={self.n_trials}, n_neurons={self.n_neurons}, n_time={self.n_time}, "
+                f"fs={self.fs:g}, t0={self.t0:g}, labels={list(self.trials.columns)})")
 
     def __post_init__(self) -> None:
         self.data = check_array(self.data, "data", ndim=3)

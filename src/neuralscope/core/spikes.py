@@ -35,6 +35,10 @@ class SpikeTrains:
     t_start: float | None = None
     t_stop: float | None = None
 
+    def __repr__(self) -> str:
+        return (f"SpikeTrains(n_units={self.n_units}, n_spikes={self.n_spikes}, "
+                f"t_start={self.t_start:g}, t_stop={self.t_stop:g})")
+
     def __post_init__(self) -> None:
         if len(self.times) == 0:
             raise NeuralscopeError("times", "spike times of at least one unit", "no units")
