@@ -44,14 +44,20 @@ def test_empirical_tuning_matches_ground_truth(act):
     mean_rate = act.data[:, :, post].mean(axis=2) * act.fs  # trials x neurons, Hz
     empirical = np.stack([mean_rate[stim == s].mean(axis=0) for s in act.attrs["orientations"]], axis=1)
     truth = act.attrs["tuning_curves"]
-    r = [np.corrcoef(empirical[i], truth[i])[0, 1] for i in range(act.n_neurons)]
+    tuned = act.attrs["tuned"]
+    assert tuned.sum() == 45  # 25 % of 60 are untuned by default
+    r = [np.corrcoef(empirical[i], truth[i])[0, 1] for i in np.flatnonzero(tuned)]
     assert np.median(r) > 0.95
+    # Untuned neurons respond, but alike to every orientation.
+    depth = empirical.max(axis=1) - empirical.min(axis=1)
+    assert np.median(depth[~tuned]) < 0.3 * np.median(depth[tuned])
+    assert np.all(empirical[~tuned].mean(axis=1) > 2 * 2.0)
     # Each neuron's empirical peak is the stimulus nearest its preferred orientation.
     pref = act.attrs["preferred_orientation"]
     ori = act.attrs["orientations"]
     dist = np.abs((ori[None, :] - pref[:, None] + 90) % 180 - 90)
     hits = np.argmax(empirical, axis=1) == np.argmin(dist, axis=1)
-    assert hits.mean() > 0.85
+    assert hits[tuned].mean() > 0.85
 
 
 def test_baseline_before_onset(act):

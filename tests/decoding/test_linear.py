@@ -48,7 +48,7 @@ def test_trials_and_flattened_input_agree(tuning_split):
 
 
 def test_neuron_importance_ranks_tuned_above_noise_neurons():
-    act = simulate_tuning(n_neurons=20, random_state=1)
+    act = simulate_tuning(n_neurons=20, untuned_fraction=0.0, random_state=1)
     rng = np.random.default_rng(1)
     noise = rng.poisson(0.3, size=(act.n_trials, 20, act.n_time)).astype(float)
     X = np.concatenate([act.data, noise], axis=1)  # neurons 20..39 carry nothing

@@ -20,6 +20,6 @@ def test_report_is_self_contained_and_escaped(tmp_path):
     assert "accuracy 0.970" in text and "0.971" in text
     m = re.search(r'src="data:image/png;base64,([^"]+)"', text)
     assert m and base64.b64decode(m.group(1))[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "figures" / "line.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "figures" / "decoding-test-line.png").read_bytes()[:4] == b"\x89PNG"
     assert "http://" not in text and "https://" not in text  # opens offline
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind

@@ -36,7 +36,7 @@ def run_decode_command(
     console.info(f"loaded {data}: {type(dataset).__name__} {dataset.data.shape}")
     analysis = run_decoding(
         dataset, models=names, target=target, cv=cv, n_history=history, seed=seed,
-        extras=extras, progress=console.info,
+        extras=extras, progress=console.info, progress_bars=not quiet,
     )
     result = analysis.to_json()
     result["data"] = data

@@ -33,7 +33,7 @@ def run_demo_command(*, out: Path, seed: int, quick: bool, as_json: bool, verbos
         t0 = time.perf_counter()
         console.info(f"== {name}")
         module = importlib.import_module(module_name)
-        entries = module.demo_sections(seed=seed, quick=quick, progress=console.info)
+        entries = module.demo_sections(seed=seed, quick=quick, progress=None if quiet else console.info)
         metrics = {}
         for section, section_metrics in entries:
             report.add_section(section)

@@ -58,6 +58,7 @@ def simulate_tuning(
     peak_rate: float = 30.0,
     onset_time: float = 0.2,
     gain_noise: float = 0.5,
+    untuned_fraction: float = 0.25,
     random_state: int | np.random.Generator = 0,
 ) -> TrialActivity:
     """Simulate an orientation-tuned Poisson population responding to gratings.
@@ -101,6 +102,9 @@ def simulate_tuning(
     gain_noise : float
         Standard deviation of the log of the per-trial, per-neuron response
         gain (>= 0; 0 gives pure Poisson counts).
+    untuned_fraction : float
+        Fraction of neurons in [0, 1) that respond to every orientation alike
+        (flat tuning at their mean rate): responsive, but uninformative.
     random_state : int or numpy.random.Generator
         Seed; the same seed gives identical data.
 
@@ -109,11 +113,12 @@ def simulate_tuning(
     TrialActivity
         ``data`` of shape (n_stimuli * n_trials_per_stimulus, n_neurons,
         n_time) with spike counts; ``trials["stimulus"]`` is the orientation
-        in degrees (int). ``units`` has ``preferred_orientation`` and
-        ``peak_rate`` columns. Ground truth in ``attrs``:
+        in degrees (int). ``units`` has ``preferred_orientation``,
+        ``peak_rate`` and ``tuned`` columns. Ground truth in ``attrs``:
 
         - ``orientations`` (n_stimuli,) stimulus orientations in degrees
         - ``preferred_orientation`` (n_neurons,) in degrees
+        - ``tuned`` (n_neurons,) bool, False for the untuned neurons
         - ``tuning_curves`` (n_neurons, n_stimuli) mean post-onset rates in Hz
         - ``time_course`` (n_time,) fraction of the tuned response per bin
           (0 before onset)
@@ -139,6 +144,8 @@ def simulate_tuning(
         raise NeuralscopeError("peak_rate", f"a rate above baseline_rate ({baseline:g} Hz)", peak_rate)
     onset = check_nonnegative(onset_time, "onset_time")
     gain_noise = check_nonnegative(gain_noise, "gain_noise")
+    if not 0.0 <= float(untuned_fraction) < 1.0:
+        raise NeuralscopeError("untuned_fraction", "a fraction in [0, 1)", untuned_fraction)
     if onset >= n_time / fs:
         raise NeuralscopeError("onset_time", f"less than the trial length {n_time / fs:g} s", onset_time)
     rng = check_rng(random_state)
@@ -149,6 +156,12 @@ def simulate_tuning(
     peaks = peak * rng.uniform(0.7, 1.3, n_neurons)
     shape = von_mises_orientation(orientations[None, :], preferred[:, None], width)
     tuning = baseline + (peaks[:, None] - baseline) * shape  # neurons x stimuli
+    # Real populations hold visually responsive but untuned cells: they respond
+    # to every grating alike, so they carry no orientation information (the
+    # ground truth that neuron-importance maps are scored against).
+    untuned = np.zeros(n_neurons, dtype=bool)
+    untuned[rng.permutation(n_neurons)[: int(round(untuned_fraction * n_neurons))]] = True
+    tuning[untuned] = tuning[untuned].mean(axis=1, keepdims=True)
 
     # Times relative to onset; the response at a bin uses the bin's end so the
     # first post-onset bin already carries some signal.
@@ -164,12 +177,13 @@ def simulate_tuning(
     rates = baseline + (tuned[:, :, None] - baseline) * time_course[None, None, :]
     counts = rng.poisson(rates / fs).astype(float)
 
-    units = pd.DataFrame({"preferred_orientation": preferred, "peak_rate": peaks})
+    units = pd.DataFrame({"preferred_orientation": preferred, "peak_rate": peaks, "tuned": ~untuned})
     trials = pd.DataFrame({"stimulus": orientations[stim_index]})
     act = TrialActivity(counts, fs=fs, t0=-onset, units=units, trials=trials)
     act.attrs.update(
         orientations=orientations,
         preferred_orientation=preferred,
+        tuned=~untuned,
         tuning_curves=tuning,
         time_course=time_course,
         rates=rates,

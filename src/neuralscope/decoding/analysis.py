@@ -21,6 +21,7 @@ from neuralscope.decoding.evaluation import (
     cross_validate_decoder,
     learning_curve,
     permutation_importance_neurons,
+    resolve_scoring,
     time_resolved_accuracy,
 )
 from neuralscope.decoding.registry import DEEP, check_model_names, make_decoder
@@ -100,6 +101,7 @@ def run_decoding(
     seed: int = 0,
     extras: bool = True,
     progress: Callable[[str], None] | None = None,
+    progress_bars: bool = False,
 ) -> DecodingAnalysis:
     """Cross-validate each named decoder on ``data`` and compute the extra views.
 
@@ -123,6 +125,8 @@ def run_decoding(
         and a deep decoder's latent space.
     progress : callable, optional
         Called with a short message before each step.
+    progress_bars : bool
+        Show a progress bar over the folds of each model (stderr).
     """
     say = progress or (lambda msg: None)
     task, target = select_target(data, target)
@@ -140,7 +144,8 @@ def run_decoding(
         est = make_decoder(name, task, random_state=seed, n_history=n_history)
         t0 = time.perf_counter()
         results[name] = cross_validate_decoder(
-            est, X, y, cv=cv, gap=gap, random_state=seed, keep_estimators=name in DEEP
+            est, X, y, cv=cv, gap=gap, random_state=seed, keep_estimators=name in DEEP,
+            progress=name if progress_bars else None,
         )
         times[name] = time.perf_counter() - t0
     analysis = DecodingAnalysis(task, target, results, int(X.shape[0]), int(X.shape[1]), cv, seed, times_s=times)
@@ -162,7 +167,7 @@ def _add_extras(
         analysis.time_resolved = {"model": fast, "bin": list(range(X.shape[2])), "accuracy": acc.tolist()}
     say("neuron importance")
     imp = permutation_importance_neurons(est, X, y, cv=analysis.cv, gap=gap, n_repeats=3, random_state=seed)
-    analysis.importance = {"model": fast, "drop_in_score": imp.tolist()}
+    analysis.importance = {"model": fast, "scoring": resolve_scoring(est), "drop_in_score": imp.tolist()}
     say("learning curve")
     analysis.learning = {"model": fast, **learning_curve(est, X, y, cv=analysis.cv, random_state=seed)}
     deep = [m for m in models if m in DEEP]

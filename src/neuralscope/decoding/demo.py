@@ -30,26 +30,29 @@ def demo_sections(seed: int = 0, quick: bool = False, progress: Callable[[str], 
     tuning = simulate_tuning(random_state=seed, **({"n_trials_per_stimulus": 15} if quick else {}))
     cls_models = ["linear", "svm", "cnn"] if quick else ["linear", "svm", "cnn", "gru", "transformer"]
     say("tuning population: orientation decoding")
-    an = run_decoding(tuning, models=cls_models, target="stimulus", cv=5, seed=seed, progress=say)
+    bars = progress is not None
+    an = run_decoding(tuning, models=cls_models, target="stimulus", cv=5, seed=seed, progress=say, progress_bars=bars)
     sec = decoding_section(
         an, "See: decoding orientation from a tuned population",
         intro=(f"Simulated orientation-tuned Poisson population ({tuning.n_neurons} neurons, "
                f"{tuning.n_trials} trials, {tuning.n_time} bins at {tuning.fs:g} Hz). "
                "Linear and deep decoders, 5-fold stratified cross-validation; every score is out-of-fold."),
-        fs=tuning.fs, bin_times=tuning.times, truth_importance=_tuning_information(tuning.attrs),
+        key="decoding-tuning", fs=tuning.fs, bin_times=tuning.times, truth_importance=_tuning_information(tuning.attrs),
     )
     out.append((sec, an.to_json()))
 
     reaching = simulate_reaching(random_state=seed, **({"duration": 120.0} if quick else {}))
     reg_models = ["wiener", "kalman"] if quick else ["wiener", "wiener-cascade", "kalman", "gru"]
     say("motor population: velocity decoding")
-    an = run_decoding(reaching, models=reg_models, target="velocity", cv=5, n_history=10, seed=seed, progress=say)
+    an = run_decoding(
+        reaching, models=reg_models, target="velocity", cv=5, n_history=10, seed=seed, progress=say, progress_bars=bars
+    )
     sec = decoding_section(
         an, "See: decoding hand velocity from a motor population",
         intro=(f"Simulated cosine-tuned motor population ({reaching.n_neurons} neurons, "
                f"{reaching.duration:.0f} s at {reaching.fs:g} Hz) driven by smooth 2-D reaches. "
                "5 contiguous time blocks, 10 bins of history, a guard gap between blocks."),
-        fs=reaching.fs,
+        key="decoding-reaching", fs=reaching.fs,
     )
     out.append((sec, an.to_json()))
     return out

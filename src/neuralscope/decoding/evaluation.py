@@ -8,6 +8,7 @@ autocorrelation nor history windows leak test samples into training.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
@@ -16,6 +17,7 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, r2_score
 from sklearn.model_selection import StratifiedKFold
+from tqdm.auto import tqdm
 
 from neuralscope.core.errors import NeuralscopeError
 from neuralscope.core.validation import check_array, check_consistent_length, check_labels
@@ -142,6 +144,7 @@ def cross_validate_decoder(
     gap: int = 0,
     random_state: int | None = 0,
     keep_estimators: bool = False,
+    progress: str | None = None,
 ) -> CVResult:
     """Cross-validate ``estimator`` and return out-of-fold predictions and metrics.
 
@@ -163,6 +166,8 @@ def cross_validate_decoder(
         Seed of the fold assignment; estimators keep their own ``random_state``.
     keep_estimators : bool
         Keep each fold's fitted estimator (for latents or importance).
+    progress : str, optional
+        Show a progress bar over folds (on stderr) with this description.
 
     Returns
     -------
@@ -175,7 +180,10 @@ def cross_validate_decoder(
     fold = np.full(len(y), -1)
     fold_metrics, fitted, fit_times = [], [], []
     classes = np.unique(y) if task == "classification" else None
-    for k, (train, test) in enumerate(splitter.split(X, y)):
+    folds = list(splitter.split(X, y))
+    if progress is not None:
+        folds = tqdm(folds, desc=progress, unit="fold", leave=False, file=sys.stderr)
+    for k, (train, test) in enumerate(folds):
         model = clone(estimator)
         t0 = time.perf_counter()
         model.fit(X[train], y[train])
@@ -235,6 +243,30 @@ def _score(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(regression_metrics(y_true, y_pred)["r2_mean"])
 
 
+def _model_score(model: Any, X: np.ndarray, y: np.ndarray, scoring: str) -> float:
+    """Held-out score of a fitted model: accuracy, mean log-likelihood or R²."""
+    if scoring == "log_likelihood":
+        proba = np.asarray(model.predict_proba(X))
+        col = np.searchsorted(model.classes_, y)
+        return float(np.mean(np.log(np.clip(proba[np.arange(len(y)), col], 1e-12, 1.0))))
+    task = "classification" if scoring == "accuracy" else "regression"
+    return _score(task, y, np.asarray(model.predict(X)).reshape(y.shape))
+
+
+def resolve_scoring(estimator: Any, scoring: str = "auto") -> str:
+    """``auto``: log-likelihood for probabilistic classifiers (sensitive to small
+    changes that leave the argmax alone), accuracy for other classifiers, R²
+    for regressors."""
+    choices = ("auto", "accuracy", "log_likelihood", "r2")
+    if scoring not in choices:
+        raise NeuralscopeError("scoring", f"one of {choices}", scoring)
+    if scoring != "auto":
+        return scoring
+    if not is_classifier(estimator):
+        return "r2"
+    return "log_likelihood" if hasattr(estimator, "predict_proba") else "accuracy"
+
+
 def permutation_importance_neurons(
     estimator: Any,
     X: Any,
@@ -243,14 +275,17 @@ def permutation_importance_neurons(
     cv: int | Any = 5,
     gap: int = 0,
     n_repeats: int = 5,
+    scoring: str = "auto",
     random_state: int | None = 0,
 ) -> np.ndarray:
     """Drop in held-out score when one neuron's activity is shuffled.
 
     The neuron's whole activity (its time course, for trial data) is permuted
     across the test samples of each fold, breaking its relation to the target
-    while keeping its distribution. Scores are accuracy (classification) or
-    mean R² (regression).
+    while keeping its distribution. ``scoring`` (see :func:`resolve_scoring`)
+    is the mean log-likelihood of the true label (nats per trial) for
+    probabilistic classifiers, accuracy for other classifiers, mean R² for
+    regressors.
 
     Returns
     -------
@@ -259,6 +294,7 @@ def permutation_importance_neurons(
     """
     task = infer_task(estimator)
     X, y = check_decoding_data(X, y, task)
+    scoring = resolve_scoring(estimator, scoring)
     rng = np.random.default_rng(random_state)
     splitter = make_cv(task, cv, random_state, gap)
     n_neurons = X.shape[1]
@@ -267,12 +303,12 @@ def permutation_importance_neurons(
     for train, test in splitter.split(X, y):
         model = clone(estimator).fit(X[train], y[train])
         Xt, yt = X[test], y[test]
-        base = _score(task, yt, np.asarray(model.predict(Xt)).reshape(yt.shape))
+        base = _model_score(model, Xt, yt, scoring)
         for j in range(n_neurons):
             for _ in range(n_repeats):
                 Xp = Xt.copy()
                 Xp[:, j] = Xt[rng.permutation(len(Xt)), j]
-                drops[j] += base - _score(task, yt, np.asarray(model.predict(Xp)).reshape(yt.shape))
+                drops[j] += base - _model_score(model, Xp, yt, scoring)
         n_folds += 1
     return drops / (n_folds * n_repeats)
 

@@ -105,7 +105,7 @@ def _importance(an: DecodingAnalysis, section: Section, truth: np.ndarray | None
         rho = float(spearmanr(imp, truth).statistic)
         fig, axes = plt.subplots(1, 2, figsize=(8.6, 3.2))
         axes[1].scatter(truth, imp, s=10, color="#3b6fb6")
-        axes[1].set_xlabel("ground-truth information (simulated)")
+        axes[1].set_xlabel("ground-truth tuning depth (Hz, simulated)")
         axes[1].set_ylabel("importance")
         axes[1].set_title(f"Spearman ρ = {rho:.2f}")
         ax = axes[0]
@@ -117,7 +117,8 @@ def _importance(an: DecodingAnalysis, section: Section, truth: np.ndarray | None
     ax.bar(np.arange(len(top)), imp[top], color="#3b6fb6")
     ax.set_xticks(np.arange(len(top)), [str(i) for i in top], rotation=90, fontsize=6)
     ax.set_xlabel("neuron (sorted)")
-    ax.set_ylabel("drop in held-out score")
+    unit = {"log_likelihood": "log-likelihood (nats/trial)", "accuracy": "accuracy", "r2": "R²"}
+    ax.set_ylabel(f"drop in held-out {unit.get(an.importance.get('scoring'), 'score')}")
     ax.set_title(f"Permutation importance ({an.importance['model']})")
     section.add_figure(
         "neuron_importance", fig,
@@ -172,6 +173,7 @@ def decoding_section(
     title: str,
     *,
     intro: str = "",
+    key: str = "decoding",
     fs: float = 1.0,
     bin_times: np.ndarray | None = None,
     truth_importance: np.ndarray | None = None,
@@ -182,6 +184,8 @@ def decoding_section(
     ----------
     an : DecodingAnalysis
     title, intro : str
+    key : str
+        Prefix of the section's figure files.
     fs : float
         Sampling rate (for time axes of continuous predictions).
     bin_times : array, optional
@@ -189,7 +193,7 @@ def decoding_section(
     truth_importance : array, optional
         Ground-truth per-neuron information (simulations) to score importance against.
     """
-    sec = Section(title, intro)
+    sec = Section(title, intro, key=key)
     fig, score = _bar_models(an)
     sec.add_figure("models", fig, caption=f"{an.cv}-fold cross-validated comparison of decoders.", score=score)
     header = ["model"] + (["accuracy", "balanced acc.", "fit s/fold"] if an.task == "classification"

@@ -56,10 +56,20 @@ class Figure:
 
 @dataclass
 class Section:
-    """One capability's part of a report."""
+    """One capability's part of a report.
+
+    ``key`` names the section's figure files (``<key>-<figure>.png``); it
+    defaults to a slug of the title.
+    """
+
+    @property
+    def slug(self) -> str:
+        text = self.key or self.title
+        return "-".join("".join(c if c.isalnum() else " " for c in text.lower()).split())[:48] or "section"
 
     title: str
     intro: str = ""
+    key: str = ""
     figures: list[Figure] = field(default_factory=list)
     tables: list[tuple[str, list[str], list[list[Any]]]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -139,5 +149,5 @@ class Report:
         if figures_dir is not None:
             for s in self.sections:
                 for f in s.figures:
-                    write_bytes_atomic(os.path.join(figures_dir, f"{f.name}.png"), f.png)
+                    write_bytes_atomic(os.path.join(figures_dir, f"{s.slug}-{f.name}.png"), f.png)
         write_text_atomic(path, self.to_html())
