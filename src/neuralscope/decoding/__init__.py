@@ -46,11 +46,25 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'neuralscope.decoding' has no attribute {name!r}")
 
 
-__all__ = sorted(
-    _DEEP
-    | {
-        "BlockedTimeSeriesSplit", "CVResult", "KalmanDecoder", "LinearDecoder", "RidgeDecoder",
-        "SVMDecoder", "WienerCascade", "WienerFilter", "available_decoders", "cross_validate_decoder",
-        "learning_curve", "make_decoder", "permutation_importance_neurons", "time_resolved_accuracy",
-    }
-)
+__all__ = [
+    "BlockedTimeSeriesSplit",
+    "CNNClassifier",
+    "CNNRegressor",
+    "CVResult",
+    "KalmanDecoder",
+    "LinearDecoder",
+    "RNNClassifier",
+    "RNNRegressor",
+    "RidgeDecoder",
+    "SVMDecoder",
+    "TransformerClassifier",
+    "TransformerRegressor",
+    "WienerCascade",
+    "WienerFilter",
+    "available_decoders",
+    "cross_validate_decoder",
+    "learning_curve",
+    "make_decoder",
+    "permutation_importance_neurons",
+    "time_resolved_accuracy",
+]
