@@ -106,6 +106,8 @@ def bench_regression(name: str, X: np.ndarray, y: np.ndarray, seed: int, quick: 
         "neuralscope wiener": (lambda: WienerFilter(n_history=n_history), "train"),
         "neuralscope wiener-cascade": (lambda: WienerCascade(n_history=n_history), "train"),
         "neuralscope kalman": (lambda: KalmanDecoder(), "train"),
+        # Activity leads movement by ~100 ms (2 bins of 50 ms) in M1.
+        "neuralscope kalman (lag 2)": (lambda: KalmanDecoder(lag=2), "train"),
         "neuralscope gru": (lambda: RNNRegressor(cell="gru", n_history=n_history, validation_fraction=val_fraction,
                                                  random_state=seed), "train+val"),
     }

@@ -34,5 +34,5 @@ def test_demo_seed_is_passed_on():
 
 @pytest.mark.parametrize("bad", ["mnist", "", None, 3])
 def test_unknown_name_lists_valid_names(bad):
-    with pytest.raises(NeuralscopeError, match=r"one of \['decision', 'reaching', 'tuning'\]"):
+    with pytest.raises(NeuralscopeError, match=r"one of \['decision', 'reaching', 'tuning', 'm1'\]"):
         load_demo(bad)

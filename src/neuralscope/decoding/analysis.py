@@ -166,10 +166,14 @@ def _add_extras(
         acc = time_resolved_accuracy(est, X, y, cv=analysis.cv, random_state=seed)
         analysis.time_resolved = {"model": fast, "bin": list(range(X.shape[2])), "accuracy": acc.tolist()}
     say("neuron importance")
-    imp = permutation_importance_neurons(est, X, y, cv=analysis.cv, gap=gap, n_repeats=3, random_state=seed)
+    # Long recordings: one shuffle per neuron and fold already averages over thousands of samples.
+    n_repeats = 1 if X.shape[0] > 5000 else 3
+    imp = permutation_importance_neurons(est, X, y, cv=analysis.cv, gap=gap, n_repeats=n_repeats, random_state=seed)
     analysis.importance = {"model": fast, "scoring": resolve_scoring(est), "drop_in_score": imp.tolist()}
     say("learning curve")
-    analysis.learning = {"model": fast, **learning_curve(est, X, y, cv=analysis.cv, random_state=seed)}
+    fractions = (0.1, 0.3, 1.0) if X.shape[0] > 5000 else (0.1, 0.25, 0.5, 0.75, 1.0)
+    curve = learning_curve(est, X, y, train_fractions=fractions, cv=analysis.cv, random_state=seed)
+    analysis.learning = {"model": fast, **curve}
     deep = [m for m in models if m in DEEP]
     if deep:
         res = analysis.models[deep[0]]

@@ -55,4 +55,24 @@ def demo_sections(seed: int = 0, quick: bool = False, progress: Callable[[str], 
         key="decoding-reaching", fs=reaching.fs,
     )
     out.append((sec, an.to_json()))
+    if quick:
+        return out
+
+    from neuralscope.datasets import load_m1_builtin
+
+    m1 = load_m1_builtin()
+    say("real macaque M1: velocity decoding")
+    an = run_decoding(
+        m1, models=["wiener", "kalman", "lstm"], target="velocity", cv=5, n_history=10, seed=seed,
+        progress=say, progress_bars=bars,
+    )
+    sec = decoding_section(
+        an, "See: decoding hand velocity from real macaque M1",
+        intro=(f"Real recording shipped with neuralscope: {m1.n_neurons} M1 units, {m1.duration / 60:.1f} min "
+               f"of centre-out reaching in 50 ms bins (Stevenson et al. 2011, Miller lab; MIT-licensed copy "
+               "from KordingLab/spykesML). Ground truth is the measured hand velocity. 5 contiguous time "
+               "blocks with a 10-bin guard gap, 10 bins of history."),
+        key="decoding-m1", fs=m1.fs,
+    )
+    out.append((sec, an.to_json()))
     return out

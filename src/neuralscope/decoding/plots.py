@@ -87,7 +87,7 @@ def _time_resolved(an: DecodingAnalysis, section: Section, times: np.ndarray | N
     chance = next(iter(an.models.values())).metrics["chance"]
     ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("time from trial onset (s)" if times is not None else "time bin")
+    ax.set_xlabel("time from stimulus onset (s)" if times is not None else "time bin")
     ax.set_ylabel("accuracy (out-of-fold)")
     ax.set_title(f"Time-resolved decoding ({tr['model']})")
     ax.legend(frameon=False)

@@ -26,7 +26,7 @@ nav{font-size:13px;margin:12px 0}nav a{margin-right:14px;color:#2456a6;text-deco
 section{background:#fff;border:1px solid #e1e4ea;border-radius:8px;padding:16px 24px;margin:18px 0}
 section h2{margin-top:4px;font-size:20px}
 .figs{display:flex;flex-wrap:wrap;gap:18px}
-figure{margin:0;flex:1 1 340px;max-width:100%}figure img{max-width:100%;border:1px solid #eef0f3}
+figure{margin:0;flex:1 1 340px;max-width:100%}figure.wide{flex-basis:100%}figure img{max-width:100%;border:1px solid #eef0f3}
 figcaption{font-size:13px;color:#4a5566;margin-top:4px}
 .score{display:inline-block;background:#e8f3ea;color:#1f6b32;border-radius:4px;padding:1px 6px;font-weight:600}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}
@@ -52,6 +52,7 @@ class Figure:
     png: bytes
     caption: str = ""
     score: str = ""
+    wide: bool = False
 
 
 @dataclass
@@ -75,8 +76,10 @@ class Section:
     notes: list[str] = field(default_factory=list)
 
     def add_figure(self, name: str, fig: Any, caption: str = "", score: str = "") -> Figure:
-        """Add a matplotlib figure (rendered now, and closed)."""
-        item = Figure(name, figure_to_png(fig), caption, score)
+        """Add a matplotlib figure (rendered now, and closed); figures wider
+        than 7 inches take the whole row of the report."""
+        wide = bool(fig.get_figwidth() > 7)
+        item = Figure(name, figure_to_png(fig), caption, score, wide)
         self.figures.append(item)
         return item
 
@@ -103,8 +106,9 @@ class Section:
             for f in self.figures:
                 data = base64.b64encode(f.png).decode("ascii")
                 score = f'<span class="score">{html.escape(f.score)}</span> ' if f.score else ""
+                cls = ' class="wide"' if f.wide else ""
                 parts.append(
-                    f'<figure><img alt="{html.escape(f.name)}" src="data:image/png;base64,{data}">'
+                    f'<figure{cls}><img alt="{html.escape(f.name)}" src="data:image/png;base64,{data}">'
                     f"<figcaption>{score}{html.escape(f.caption)}</figcaption></figure>"
                 )
             parts.append("</div>")
