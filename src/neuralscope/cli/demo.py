@@ -19,6 +19,8 @@ from neuralscope.report import Report
 # (capability name, module providing demo_sections)
 CAPABILITIES: list[tuple[str, str]] = [
     ("decoding", "neuralscope.decoding.demo"),
+    ("manifold", "neuralscope.manifold.demo"),
+    ("circuits", "neuralscope.circuits.demo"),
 ]
 
 

@@ -87,6 +87,55 @@ def demo(
     run_demo_command(out=out, seed=seed, quick=quick, as_json=as_json, verbose=_STATE["verbose"], quiet=_STATE["quiet"])
 
 
+@app.command()
+def embed(
+    data: str = typer.Argument(..., help="A file (.npz, .mat, .csv, .nwb) or a built-in set: demo:decision, demo:reaching, demo:m1, ..."),
+    method: str = typer.Option("pca", "--method", help="pca, fa, tsne, umap, contrastive-time, contrastive-behavior, hybrid."),
+    dims: int = typer.Option(3, "--dims", help="Embedding dimensions."),
+    target: Optional[str] = typer.Option(None, "--target", help="Behaviour covariate or trial label to score (and to contrast on)."),
+    train_fraction: Optional[float] = typer.Option(None, "--train-fraction", help="Fit on the first F of the time axis, transform the rest, score k-NN on the rest."),
+    steps: int = typer.Option(1000, "--steps", help="Training steps of contrastive models."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random thing."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for embedding.npz, embedding.nwb, metrics.json, figures/ and report.html."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout."),
+) -> None:
+    """Embed population activity in a low-dimensional space and score it."""
+    from neuralscope.cli.embed import run_embed_command
+
+    run_embed_command(
+        data=data, method=method, dims=dims, target=target, train_fraction=train_fraction, seed=seed,
+        steps=steps, out=out, as_json=as_json, verbose=_STATE["verbose"], quiet=_STATE["quiet"],
+    )
+
+
+@app.command()
+def simulate(
+    connectome: str = typer.Argument(..., help="Edge list (.csv or .parquet; FlyWire Connectivity columns accepted) or demo:celegans."),
+    preset: str = typer.Option("flywire-lif", "--preset", help="flywire-lif (Shiu et al. 2024), celegans-lif or cuba."),
+    activate: Optional[list[str]] = typer.Option(None, "--activate", help="IDS[@HZ]: neurons driven by Poisson input (repeatable)."),
+    silence: Optional[str] = typer.Option(None, "--silence", help="Comma-separated ids whose outgoing synapses are removed."),
+    report: Optional[str] = typer.Option(None, "--report", help="Comma-separated ids whose trial-averaged rates are printed."),
+    duration: str = typer.Option("1s", "--duration", help="Simulated time per trial, e.g. 1s or 500ms."),
+    trials: int = typer.Option(30, "--trials", help="Trials, simulated together in one batch."),
+    neurons: Optional[str] = typer.Option(None, "--neurons", help="Neuron table the edge indices refer to (e.g. FlyWire Completeness_783.csv)."),
+    dt: Optional[float] = typer.Option(None, "--dt", help="Time step in seconds (overrides the preset)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when present)."),
+    threads: int = typer.Option(1, "--threads", help="CPU threads; 1 is fastest for small per-step tensors on busy machines."),
+    control: bool = typer.Option(True, "--control/--no-control", help="Also run the unperturbed control and compare."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Poisson input."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for spikes.parquet, rates, figures and report.html."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout."),
+) -> None:
+    """Simulate a spiking circuit built from a connectome, with perturbations."""
+    from neuralscope.cli.simulate import run_simulate_command
+
+    run_simulate_command(
+        connectome=connectome, preset=preset, activate=activate, silence=silence, report=report,
+        duration=duration, trials=trials, seed=seed, out=out, as_json=as_json, verbose=_STATE["verbose"],
+        quiet=_STATE["quiet"], neurons=neurons, dt=dt, device=device, threads=threads, control=control,
+    )
+
+
 def _fail(msg: str, code: int) -> int:
     print(f"neuralscope: error: {' '.join(str(msg).split())}", file=sys.stderr)
     return code

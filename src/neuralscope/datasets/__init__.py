@@ -5,6 +5,8 @@
   (continuous decoding)
 - :func:`simulate_decision` -- two-condition trials read out from a 3-D latent
   (time-resolved decoding, latent trajectories)
+- :func:`simulate_lorenz_population` -- Poisson neurons driven by Lorenz-attractor latents
+  (single-trial latent dynamics)
 - :func:`load_m1_builtin` -- real macaque M1 reaching data shipped with the package
   (Stevenson et al. 2011, MIT licence; see ``datasets/data/ATTRIBUTION.md``)
 - :func:`load_demo` -- any of the above by name, with default parameters
@@ -20,10 +22,12 @@ from importlib import resources
 from neuralscope.core.errors import NeuralscopeError
 from neuralscope.core.population import ContinuousActivity, TrialActivity
 from neuralscope.datasets.decision import simulate_decision
+from neuralscope.datasets.lorenz import simulate_lorenz_population
 from neuralscope.datasets.reaching import simulate_reaching
 from neuralscope.datasets.tuning import simulate_tuning
 
-__all__ = ["DEMOS", "load_demo", "load_m1_builtin", "simulate_decision", "simulate_reaching", "simulate_tuning"]
+__all__ = ["DEMOS", "load_demo", "load_m1_builtin", "simulate_decision", "simulate_lorenz_population",
+           "simulate_reaching", "simulate_tuning"]
 
 #: Demo names accepted by :func:`load_demo` and the simulator each runs.
 DEMOS: dict[str, Callable[..., object]] = {
