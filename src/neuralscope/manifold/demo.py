@@ -135,7 +135,7 @@ def _m1_section(seed: int, quick: bool, say: Callable[[str], None]) -> tuple[Sec
     pca, s = _timed(lambda: PCA(3, random_state=seed).fit(X[:n_train]))
     score("PCA", np.arange(n_train), pca.transform(X[:n_train]), pca.transform(X[n_train:]), s)
     say("manifold: M1 contrastive (velocity)")
-    model = ContrastiveEmbedding(3, n_steps=200 if quick else 800, random_state=seed, device="cpu")
+    model = ContrastiveEmbedding(3, n_steps=200 if quick else 500, random_state=seed, device="cpu")
     _, s = _timed(lambda: model.fit(X[:n_train], v[:n_train]))
     Z = model.transform(X)
     score("contrastive (velocity)", np.arange(n_train), Z[:n_train], Z[n_train:], s)
