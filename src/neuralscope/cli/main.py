@@ -90,7 +90,7 @@ def demo(
 @app.command()
 def embed(
     data: str = typer.Argument(..., help="A file (.npz, .mat, .csv, .nwb) or a built-in set: demo:decision, demo:reaching, demo:m1, ..."),
-    method: str = typer.Option("pca", "--method", help="pca, fa, tsne, umap, contrastive-time, contrastive-behavior, hybrid."),
+    method: str = typer.Option("pca", "--method", help="pca, fa, tsne, umap, contrastive-time, contrastive-behavior, hybrid, seqvae."),
     dims: int = typer.Option(3, "--dims", help="Embedding dimensions."),
     target: Optional[str] = typer.Option(None, "--target", help="Behaviour covariate or trial label to score (and to contrast on)."),
     train_fraction: Optional[float] = typer.Option(None, "--train-fraction", help="Fit on the first F of the time axis, transform the rest, score k-NN on the rest."),

@@ -65,6 +65,12 @@ def _contrastive(positives: str) -> Callable[[int, int, int], Any]:
     return build
 
 
+def _seqvae(dims: int, seed: int, n_steps: int) -> Any:
+    from neuralscope.manifold.seqvae_embedding import SeqVAEEmbedding
+
+    return SeqVAEEmbedding(dims, random_state=seed)
+
+
 #: ``--method`` name -> how to build and run it. Add one with :func:`register_method`.
 METHODS: dict[str, MethodSpec] = {
     "pca": MethodSpec(_classical("PCA"), "principal component analysis"),
@@ -77,6 +83,7 @@ METHODS: dict[str, MethodSpec] = {
                                        needs_target=True, uses_target=True, trial_input=True),
     "hybrid": MethodSpec(_contrastive("hybrid"), "contrastive, positives by behaviour and by time",
                          needs_target=True, uses_target=True, trial_input=True),
+    "seqvae": MethodSpec(_seqvae, "sequential VAE (LFADS-class) latent factors", trial_input=True),
 }
 
 
