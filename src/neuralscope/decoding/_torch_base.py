@@ -15,6 +15,8 @@ Torch's thread settings are left alone (set them with ``torch.set_num_threads``)
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
+
 from typing import Any
 
 import numpy as np
@@ -151,7 +153,7 @@ COMMON_PARAMS_DOC = """
 """
 
 
-class TorchEstimator(BaseEstimator):
+class TorchEstimator(BaseEstimator, metaclass=ABCMeta):
     """Base class: hyper-parameters and the training loop shared by the deep decoders.
 
     Subclasses implement :meth:`_build_network` and :meth:`_sequences` and call
@@ -219,12 +221,13 @@ class TorchEstimator(BaseEstimator):
         self.standardize = standardize
 
     # ------------------------------------------------------------------ hooks
+    @abstractmethod
     def _build_network(self, n_features: int, n_time: int, n_outputs: int) -> nn.Module:
-        raise NotImplementedError
+        """The torch module for this input and output size."""
 
+    @abstractmethod
     def _sequences(self, X: np.ndarray) -> np.ndarray:
         """Standardised input -> float32 (n_samples, n_time, n_features)."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------- checking
     def _check_params(self) -> None:

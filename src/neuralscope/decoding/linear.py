@@ -9,6 +9,8 @@ coefficients laid out so per-neuron importance can be read off directly.
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
+
 from typing import Any
 
 import numpy as np
@@ -47,11 +49,12 @@ def _check_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
-class _TrialClassifier(ClassifierMixin, BaseEstimator):
+class _TrialClassifier(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared plumbing: validate, flatten trials, delegate to a fitted pipeline."""
 
-    def _make_model(self) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _make_model(self) -> Any:
+        """The unfitted scikit-learn model the subclass delegates to."""
 
     def fit(self, X: Any, y: Any) -> _TrialClassifier:
         """Fit the decoder.

@@ -11,6 +11,8 @@ optional: ``pip install neuralscope[manifold]``.
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
+
 import contextlib
 import warnings
 from collections.abc import Iterator
@@ -29,15 +31,16 @@ from neuralscope.manifold._inputs import as_samples, check_n_components, check_v
 __all__ = ["PCA", "TSNE", "UMAP", "FactorAnalysis"]
 
 
-class _Embedding(TransformerMixin, BaseEstimator):
+class _Embedding(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared fit / transform plumbing; subclasses implement ``_fit`` and ``_transform``."""
 
+    @abstractmethod
     def _fit(self, X: np.ndarray) -> np.ndarray | None:
         """Fit on validated rows; may return the training embedding."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _transform(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Embed validated rows with the fitted model."""
 
     def _checked_fit(self, X: Any) -> tuple[Any, np.ndarray | None]:
         samples = as_samples(X)
