@@ -26,10 +26,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from neuralscope._torch import resolve_device
 from neuralscope.core.errors import NeuralscopeError
 from neuralscope.core.validation import check_consistent_length
 
-__all__ = ["COMMON_PARAMS_DOC", "TorchEstimator", "check_kernel_size", "resolve_device"]
+__all__ = ["COMMON_PARAMS_DOC", "TorchEstimator", "check_kernel_size"]
 
 # Improvements smaller than this (in loss units) do not reset the patience
 # counter: it stops training from creeping along a plateau.
@@ -39,24 +40,6 @@ _MIN_DELTA = 1e-4
 _CLIP_NORM = 1.0
 # Inference batch: bounds memory on long recordings without per-sample loops.
 _PREDICT_CHUNK = 4096
-
-
-def resolve_device(device: Any) -> torch.device:
-    """Turn ``"auto"`` / ``"cpu"`` / ``"cuda[:i]"`` / ``torch.device`` into a device.
-
-    ``"auto"`` picks CUDA when available, else the CPU.
-    """
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise NeuralscopeError("device", "'auto', 'cpu', 'cuda' or 'cuda:<index>'", device) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise NeuralscopeError("device", "'cpu' or 'auto' (CUDA is not available)", device)
-    return dev
 
 
 def _ndim(X: Any) -> int | None:

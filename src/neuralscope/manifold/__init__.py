@@ -21,7 +21,6 @@ array, or a :class:`~neuralscope.core.ContinuousActivity` /
 
 from neuralscope.manifold.analysis import METHODS, EmbeddingAnalysis, run_embedding
 from neuralscope.manifold.classical import PCA, TSNE, UMAP, FactorAnalysis
-from neuralscope.manifold.contrastive import ContrastiveEmbedding
 from neuralscope.manifold.metrics import (
     embedding_consistency,
     knn_holdout_score,
@@ -68,7 +67,22 @@ from neuralscope.manifold.nlb import (  # noqa: E402
     velocity_r2,
 )
 from neuralscope.manifold.nlb_smoothing import SpikeSmoothing  # noqa: E402
-from neuralscope.manifold.seqvae import SequentialVAE  # noqa: E402
+
+# The torch models load on first use, so ``import neuralscope.manifold`` works
+# without the [deep] extra and does not pay torch's import time.
+_LAZY = {
+    "ContrastiveEmbedding": "neuralscope.manifold.contrastive",
+    "SequentialVAE": "neuralscope.manifold.seqvae",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'neuralscope.manifold' has no attribute {name!r}")
+
 
 __all__ += [
     "NLBSplit",

@@ -35,6 +35,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from torch.nn import functional as F
 
+from neuralscope._torch import resolve_device
 from neuralscope.core.errors import NeuralscopeError
 from neuralscope.io.atomic import atomic_directory, write_text_atomic
 from neuralscope.manifold._contrastive_data import Session, is_session_list, parse_sessions
@@ -46,20 +47,6 @@ __all__ = ["ContrastiveEmbedding", "info_nce"]
 
 _FORMAT = "neuralscope.ContrastiveEmbedding"
 _CHUNK = 4096  # windows per forward pass in transform: bounds memory on long recordings
-
-
-def _resolve_device(device: Any) -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise NeuralscopeError("device", "'auto', 'cpu', 'cuda' or 'cuda:<index>'", device) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise NeuralscopeError("device", "'cpu' or 'auto' (CUDA is not available)", device)
-    return dev
 
 
 def info_nce(z_ref: torch.Tensor, z_pos: torch.Tensor, similarity: str, temperature: float) -> torch.Tensor:
@@ -261,7 +248,7 @@ class ContrastiveEmbedding(TransformerMixin, BaseEstimator):
         self.positives_ = mode
         n_min = min(s.X.shape[1] for s in sessions)
         check_n_components(self.n_components, n_min)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         rng = np.random.default_rng(seed)
 
@@ -422,7 +409,7 @@ class ContrastiveEmbedding(TransformerMixin, BaseEstimator):
         est.behavior_type_ = meta["behavior_type"]
         est.classes_ = None if meta["classes"] is None else np.asarray(meta["classes"])
         est.loss_history_ = list(meta["loss_history"])
-        dev = _resolve_device(device)
+        dev = resolve_device(device)
         net = est._build(dev, 0)
         try:
             state = torch.load(folder / "model.pt", map_location=dev, weights_only=True)

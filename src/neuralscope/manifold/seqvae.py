@@ -35,7 +35,7 @@ from torch.nn import functional as F
 from neuralscope.core.errors import NeuralscopeError
 from neuralscope.core.population import TrialActivity
 from neuralscope.core.validation import check_array
-from neuralscope.decoding._torch_base import resolve_device
+from neuralscope._torch import resolve_device
 from neuralscope.manifold.nlb import bits_per_spike
 from neuralscope.manifold.seqvae_model import SeqVAENetwork
 
