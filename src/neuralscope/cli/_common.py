@@ -61,6 +61,23 @@ def to_json(obj: Any, indent: int | None = 2) -> str:
     return json.dumps(obj, default=_jsonable, indent=indent, allow_nan=True)
 
 
+def write_metrics_and_report(folder: Path, result: dict, report: Any) -> None:
+    """The artefacts every command leaves in ``--out``: ``metrics.json``,
+    ``report.html`` and ``figures/*.png`` (call inside ``atomic_directory``)."""
+    from neuralscope.io.atomic import write_text_atomic
+
+    write_text_atomic(folder / "metrics.json", to_json(result))
+    report.save(folder / "report.html", figures_dir=folder / "figures")
+
+
+def emit(result: dict, as_json: bool, print_summary: Any) -> None:
+    """One JSON object on stdout with ``--json``, a human summary otherwise."""
+    if as_json:
+        print(to_json(result, indent=None))
+    else:
+        print_summary(result)
+
+
 def parse_models(models: str) -> list[str]:
     names = [m.strip().lower() for m in models.split(",") if m.strip()]
     if len(set(names)) != len(names):

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from neuralscope import __version__
-from neuralscope.cli._common import Console, to_json
+from neuralscope.cli._common import Console, to_json, write_metrics_and_report
 from neuralscope.cli.decode import check_out_dir
-from neuralscope.io.atomic import atomic_directory, write_text_atomic
+from neuralscope.io.atomic import atomic_directory
 from neuralscope.report import Report
 
 # (capability name, module providing demo_sections)
@@ -43,8 +43,7 @@ def run_demo_command(*, out: Path, seed: int, quick: bool, as_json: bool, verbos
         summary["capabilities"][name] = {"sections": metrics, "seconds": round(time.perf_counter() - t0, 2)}
     summary["seconds"] = round(time.perf_counter() - t_start, 2)
     with atomic_directory(out) as staging:
-        write_text_atomic(staging / "metrics.json", to_json(summary))
-        report.save(staging / "report.html", figures_dir=staging / "figures")
+        write_metrics_and_report(staging, summary, report)
     summary["report"] = str(out / "report.html")
     console.info(f"wrote {out / 'report.html'} in {summary['seconds']:.0f} s")
     if as_json:

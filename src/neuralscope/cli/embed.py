@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neuralscope.cli._common import Console, load_data, to_json
+from neuralscope.cli._common import Console, emit, load_data, write_metrics_and_report
 from neuralscope.core.errors import NeuralscopeError
 from neuralscope.core.population import TrialActivity
-from neuralscope.io.atomic import atomic_directory, write_text_atomic
+from neuralscope.io.atomic import atomic_directory
 from neuralscope.report import Report
 
 
@@ -76,13 +76,9 @@ def run_embed_command(
                                           t0=dataset.t0, method=method)
             result["files"] = ["embedding.npz"] + (["embedding.nwb"] if nwb else []) + \
                 ["metrics.json", "report.html", "figures/"]
-            write_text_atomic(staging / "metrics.json", to_json(result))
-            report.save(staging / "report.html", figures_dir=staging / "figures")
+            write_metrics_and_report(staging, result, report)
         console.info(f"wrote {out / 'embedding.npz'} and {out / 'report.html'}")
-    if as_json:
-        print(to_json(result, indent=None))
-    else:
-        _print_summary(result)
+    emit(result, as_json, _print_summary)
     return result
 
 
