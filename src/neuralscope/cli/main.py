@@ -136,6 +136,20 @@ def simulate(
     )
 
 
+def _register_groups() -> None:
+    from neuralscope.cli import groups
+
+    # Importing a command module registers its commands on its group.
+    import neuralscope.cli.commands  # noqa: F401
+
+    for name, group in groups.GROUPS:
+        if group.registered_commands:
+            app.add_typer(group, name=name)
+
+
+_register_groups()
+
+
 def _fail(msg: str, code: int) -> int:
     print(f"neuralscope: error: {' '.join(str(msg).split())}", file=sys.stderr)
     return code
