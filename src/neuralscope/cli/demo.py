@@ -21,6 +21,7 @@ CAPABILITIES: list[tuple[str, str]] = [
     ("decoding", "neuralscope.decoding.demo"),
     ("manifold", "neuralscope.manifold.demo"),
     ("circuits", "neuralscope.circuits.demo"),
+    ("spikes", "neuralscope.imaging.spikes.demo"),
     ("design", "neuralscope.design.demo"),
 ]
 
