@@ -23,6 +23,7 @@ CAPABILITIES: list[tuple[str, str]] = [
     ("circuits", "neuralscope.circuits.demo"),
     ("spikes", "neuralscope.imaging.spikes.demo"),
     ("design", "neuralscope.design.demo"),
+    ("closed loop", "neuralscope.closedloop.demo"),
 ]
 
 
