@@ -1,0 +1,60 @@
+"""``neuralscope connectome segment`` and ``neuralscope connectome synapses`` (registered on import).
+
+Kept light to import: the work happens in :mod:`neuralscope.connectomics.commands`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from neuralscope.cli.groups import cli_state, connectome_app
+
+
+@connectome_app.command("segment")
+def segment(
+    raw: Path = typer.Argument(..., help="EM volume (z, y, x): zarr folder, HDF5, TIFF stack, PNG/TIFF slice folder or .npy."),
+    out: Path = typer.Option(..., "--out", help="Folder for segmentation.zarr (uint64, 0 = background) and metrics.json."),
+    truth: Optional[Path] = typer.Option(None, "--truth", help="Ground-truth labels (same formats and shape): adds VI and ARAND."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address, or 'local' for a LocalCluster (default: threads)."),
+    model: str = typer.Option("auto", "--model", help="auto, classical or unet (auto = unet when its weights are installed)."),
+    method: str = typer.Option("mean", "--method", help="Agglomeration: mean (watershed + mean-affinity merging) or mutex."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Merge threshold on the mean affinity (default: the model's tuned value)."),
+    block: Optional[str] = typer.Option(None, "--block", help="Block size Z,Y,X for block-wise processing (default 128,256,256)."),
+    halo: Optional[str] = typer.Option(None, "--halo", help="Context voxels Z,Y,X added around each block (default: the model's reach, <= 24)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Parallel blocks (threads, or LocalCluster workers)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="HDF5 dataset of RAW (and of --truth)."),
+    anisotropy: float = typer.Option(1.0, "--anisotropy", help="z voxel size relative to y/x."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout."),
+) -> None:
+    """Dense neuron segmentation of an EM volume, block-wise and stitched."""
+    from neuralscope.connectomics.commands import run_segment
+
+    st = cli_state()
+    run_segment(raw=raw, out=out, truth=truth, scheduler=scheduler, model=model, method=method, threshold=threshold,
+                block=block, halo=halo, workers=workers, dataset=dataset, anisotropy=anisotropy, as_json=as_json,
+                verbose=st["verbose"], quiet=st["quiet"])
+
+
+@connectome_app.command("synapses")
+def synapses(
+    raw: Path = typer.Argument(..., help="EM volume (z, y, x), same formats as `segment`."),
+    segmentation: Path = typer.Option(..., "--segmentation", help="Segment ids (e.g. DIR/segmentation.zarr from `segment`)."),
+    out: Path = typer.Option(..., "--out", help="Folder for synapses.csv, edges.csv and metrics.json."),
+    truth: Optional[Path] = typer.Option(None, "--truth", help="CSV of true synapses (z, y, x[, pre_id, post_id]): adds precision/recall."),
+    tolerance: float = typer.Option(5.0, "--tolerance", help="Distance (voxels) within which a detection matches a true synapse."),
+    detector: str = typer.Option("auto", "--detector", help="auto, classical or network (auto = network when its weights are installed)."),
+    radius: float = typer.Option(3.0, "--radius", help="Synapse radius (voxels) of the classical detector."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Detection threshold."),
+    anisotropy: float = typer.Option(1.0, "--anisotropy", help="z voxel size relative to y/x."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout."),
+) -> None:
+    """Detect synapses, assign pre/post partners to segments, write the neuron x neuron edge list."""
+    from neuralscope.connectomics.commands import run_synapses
+
+    st = cli_state()
+    run_synapses(raw=raw, segmentation=segmentation, out=out, truth=truth, tolerance=tolerance, detector=detector,
+                 radius=radius, threshold=threshold, anisotropy=anisotropy, as_json=as_json,
+                 verbose=st["verbose"], quiet=st["quiet"])

@@ -1,0 +1,206 @@
+"""The work behind ``neuralscope connectome segment`` and ``neuralscope connectome synapses``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuralscope.cli._common import Console, emit, to_json
+from neuralscope.core.errors import NeuralscopeError
+
+__all__ = ["parse_block", "run_segment", "run_synapses"]
+
+
+def parse_block(text: str | None, name: str = "--block", minimum: int = 1) -> tuple[int, int, int] | None:
+    """``"64,256,256"`` (or one number for a cube) -> (z, y, x), each >= ``minimum``."""
+    if text is None:
+        return None
+    expected = f"Z,Y,X integers >= {minimum} (e.g. 128,256,256)"
+    try:
+        parts = [int(p) for p in str(text).split(",") if p.strip()]
+    except ValueError:
+        raise NeuralscopeError(name, expected, text) from None
+    if len(parts) == 1:
+        parts *= 3
+    if len(parts) != 3 or min(parts) < minimum:
+        raise NeuralscopeError(name, expected, text)
+    return tuple(parts)  # type: ignore[return-value]
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise NeuralscopeError("--out", "a folder (new or existing)", f"{out} is a file")
+
+
+def _open_labels(path: Path, dataset: str | None, name: str, shape: tuple[int, ...]):
+    from neuralscope.connectomics.volumes import open_volume
+
+    labels = open_volume(path, dataset=dataset)
+    if labels.dtype.kind not in "iu":
+        raise NeuralscopeError(name, "integer labels", f"{path} has dtype {labels.dtype}")
+    if tuple(labels.shape) != tuple(shape):
+        raise NeuralscopeError(name, f"the shape of RAW {tuple(shape)}", f"{path} has shape {tuple(labels.shape)}")
+    return labels
+
+
+def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: str | None = None,
+                model: str = "auto", method: str = "mean", threshold: float | None = None, block: str | None = None,
+                halo: str | None = None, workers: int | None = None, dataset: str | None = None, anisotropy: float = 1.0,
+                as_json: bool = False, verbose: int = 0, quiet: bool = False) -> dict:
+    """Segment ``raw`` into ``out/segmentation.zarr``; returns (and prints) the JSON result."""
+    from neuralscope.connectomics.pipeline import resolve_model, segment_volume
+    from neuralscope.connectomics.volumes import open_volume
+    from neuralscope.io.atomic import atomic_directory, write_text_atomic
+
+    console = Console(verbose, quiet)
+    _check_out(out)
+    block_shape = parse_block(block)
+    halo_shape = parse_block(halo, "--halo", minimum=0)
+    if workers is not None and workers < 1:
+        raise NeuralscopeError("--workers", "an integer >= 1", workers)
+    if not anisotropy > 0:
+        raise NeuralscopeError("--anisotropy", "a value > 0", anisotropy)
+    if method not in ("mean", "mutex"):
+        raise NeuralscopeError("--method", "mean or mutex", method)
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise NeuralscopeError("--threshold", "a value in [0, 1]", threshold)
+    volume = open_volume(raw, dataset=dataset)
+    if min(volume.shape) == 0:
+        raise NeuralscopeError("RAW", "a non-empty volume", f"shape {tuple(volume.shape)}")
+    if volume.dtype.kind not in "uif":
+        raise NeuralscopeError("RAW", "a numeric grey-scale volume", f"dtype {volume.dtype}")
+    truth_arr = _open_labels(truth, dataset, "--truth", volume.shape) if truth is not None else None
+    name = resolve_model(model)
+    console.info(f"{raw}: {tuple(volume.shape)} {volume.dtype}, model {name}")
+    t0 = time.perf_counter()
+    with atomic_directory(out) as staging:
+        result, info = segment_volume(volume, staging / "segmentation.zarr", model=name, threshold=threshold,
+                                      method=method, sampling=(anisotropy, 1.0, 1.0), block_shape=block_shape,
+                                      halo=halo_shape, scheduler=scheduler, n_workers=workers, progress=console.info)
+        seconds = time.perf_counter() - t0
+        n_voxels = int(np.prod(volume.shape))
+        res: dict[str, Any] = {
+            "voxels_per_second": n_voxels / seconds if seconds > 0 else float("inf"),
+            "n_segments": result.n_segments, "shape": list(volume.shape), "n_voxels": n_voxels,
+            "seconds": seconds, "n_blocks": result.n_blocks, "face_merges": result.n_face_merges,
+            "segmentation": str(out / "segmentation.zarr"), **{k: v for k, v in info.items() if k != "n_blocks"},
+        }
+        if truth_arr is not None:
+            from neuralscope.connectomics.metrics import evaluate_segmentation
+
+            console.info("scoring against the ground truth (truth id 0 ignored)")
+            scores = evaluate_segmentation(result.load(), np.asarray(truth_arr.compute()))
+            res.update({"vi_split": scores.vi_split, "vi_merge": scores.vi_merge,
+                        "adapted_rand_error": scores.adapted_rand_error, "rand_precision": scores.rand_precision,
+                        "rand_recall": scores.rand_recall})
+            scores.split_objects.head(1000).to_csv(staging / "split_objects.csv", index=False)
+            scores.merge_objects.head(1000).to_csv(staging / "merge_objects.csv", index=False)
+        write_text_atomic(staging / "metrics.json", to_json(res))
+    console.info(f"wrote {out / 'segmentation.zarr'}")
+
+    def summary(r: dict) -> None:
+        line = f"{r['n_segments']} segments in {r['seconds']:.1f} s ({r['voxels_per_second'] / 1e6:.2f} M voxels/s, {r['model']})"
+        if "vi_split" in r:
+            line += f"; VI split {r['vi_split']:.3f}, merge {r['vi_merge']:.3f}, ARAND {r['adapted_rand_error']:.3f}"
+        print(line)
+
+    emit(res, as_json, summary)
+    return res
+
+
+def _network_detector_available() -> bool:
+    try:
+        from neuralscope.connectomics.networks import synapses as net
+    except ImportError:
+        return False
+    weights = getattr(net, "DEFAULT_SYNAPSE_WEIGHTS", None)
+    return hasattr(net, "detect_synapses") and weights is not None and Path(weights).is_file()
+
+
+def _read_truth_synapses(path: Path):
+    import pandas as pd
+
+    if not path.is_file():
+        raise NeuralscopeError("--truth", "an existing CSV of synapses (z, y, x)", str(path))
+    try:
+        table = pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001
+        raise NeuralscopeError("--truth", "a readable CSV", f"{path}: {type(exc).__name__}") from None
+    missing = [c for c in ("z", "y", "x") if c not in table.columns]
+    if missing:
+        raise NeuralscopeError("--truth", "columns z, y, x", f"{path} lacks {missing}")
+    return table
+
+
+def run_synapses(*, raw: Path, segmentation: Path, out: Path, truth: Path | None = None, tolerance: float = 5.0,
+                 detector: str = "auto", radius: float = 3.0, threshold: float | None = None,
+                 anisotropy: float = 1.0, as_json: bool = False, verbose: int = 0, quiet: bool = False) -> dict:
+    """Detect synapses in ``raw``, assign partners in ``segmentation``, write the edge list."""
+    from neuralscope.connectomics.synapses import (
+        assign_partners,
+        detect_synapses_classical,
+        match_synapses,
+        synapses_to_connectome,
+    )
+    from neuralscope.connectomics.volumes import open_volume
+    from neuralscope.io.atomic import atomic_directory, write_text_atomic
+
+    console = Console(verbose, quiet)
+    _check_out(out)
+    if detector not in ("auto", "classical", "network"):
+        raise NeuralscopeError("--detector", "auto, classical or network", detector)
+    if not tolerance > 0:
+        raise NeuralscopeError("--tolerance", "a distance > 0", tolerance)
+    volume = open_volume(raw)
+    if min(volume.shape) == 0:
+        raise NeuralscopeError("RAW", "a non-empty volume", f"shape {tuple(volume.shape)}")
+    seg = _open_labels(segmentation, None, "--segmentation", volume.shape)
+    truth_table = _read_truth_synapses(truth) if truth is not None else None
+    use_network = detector == "network" or (detector == "auto" and _network_detector_available())
+    if detector == "network" and not _network_detector_available():
+        raise NeuralscopeError("--detector", "classical (the synapse network's weights are not installed)", detector)
+    t0 = time.perf_counter()
+    raw_arr = np.asarray(volume.compute())
+    sampling = (anisotropy, 1.0, 1.0)
+    if use_network:
+        from neuralscope.connectomics.networks.synapses import detect_synapses
+
+        console.info("detector: synapse network (neuralscope.connectomics.networks)")
+        found = detect_synapses(raw_arr, threshold=threshold)
+    else:
+        console.info("detector: classical dark-blob detector")
+        found = detect_synapses_classical(raw_arr, radius=radius, sampling=sampling,
+                                          **({"threshold": threshold} if threshold is not None else {}))
+    assigned = assign_partners(found, np.asarray(seg.compute()), radius=2 * radius, sampling=sampling)
+    connectome = synapses_to_connectome(assigned)
+    res: dict[str, Any] = {
+        "detector": "network" if use_network else "classical", "n_synapses": int(len(assigned)),
+        "n_assigned": int(assigned["valid"].sum()), "n_neurons": int(connectome.n_neurons),
+        "n_edges": int(connectome.n_edges), "seconds": time.perf_counter() - t0,
+    }
+    if truth_table is not None:
+        match = match_synapses(found, truth_table, tolerance=tolerance, sampling=sampling)
+        res.update(match.as_dict())
+        res["tolerance"] = tolerance
+    import pandas as pd
+
+    edges = pd.DataFrame({"pre": connectome.neuron_ids[connectome.pre], "post": connectome.neuron_ids[connectome.post],
+                          "weight": connectome.count.astype(np.int64)})
+    with atomic_directory(out) as staging:
+        assigned.to_csv(staging / "synapses.csv", index=False)
+        edges.to_csv(staging / "edges.csv", index=False)
+        write_text_atomic(staging / "metrics.json", to_json(res))
+    console.info(f"wrote {out / 'synapses.csv'} and {out / 'edges.csv'}")
+
+    def summary(r: dict) -> None:
+        line = (f"{r['n_synapses']} synapses ({r['detector']} detector), {r['n_assigned']} with two partners -> "
+                f"{r['n_edges']} edges between {r['n_neurons']} segments")
+        if "precision" in r:
+            line += f"; precision {r['precision']:.3f}, recall {r['recall']:.3f} at {r['tolerance']:g} voxels"
+        print(line)
+
+    emit(res, as_json, summary)
+    return res

@@ -1,0 +1,214 @@
+"""End to end: a raw EM volume (numpy or dask) -> a stitched dense segmentation in zarr.
+
+Two affinity models plug into the same agglomeration and block-wise stitching:
+
+- ``"classical"``: affinities from the black-top-hat membrane estimate
+  (:class:`~neuralscope.connectomics.boundaries.ClassicalBoundary`), no training;
+- ``"unet"``: the 3-D U-Net of :mod:`neuralscope.connectomics.networks` (when its weights ship);
+- ``"auto"`` picks ``"unet"`` when its weights are installed, else ``"classical"``.
+
+The per-block segmenters are small picklable objects, so the same run works on dask threads,
+processes or a ``dask.distributed`` cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuralscope.connectomics.agglomeration import affinities_to_segmentation, boundary_to_affinities
+from neuralscope.connectomics.blockwise import BlockwiseResult, segment_blockwise
+from neuralscope.connectomics.boundaries import ClassicalBoundary
+from neuralscope.core.errors import NeuralscopeError
+
+__all__ = ["ClassicalSegmenter", "UNetSegmenter", "resolve_model", "segment_volume", "unet_available"]
+
+#: Settings of the classical pipeline chosen on FIB-25 z < 125 only (grid of
+#: benchmarks/connectomics_segmentation.py: closing 7/9/11, seed 0.3/0.5, threshold 0.3-0.5).
+CLASSICAL_DEFAULTS = {"closing_size": 9, "threshold": 0.4, "seed_threshold": 0.3, "min_seed_distance": 2.0,
+                      "min_size": 0}
+
+
+def unet_available() -> bool:
+    """Whether ``neuralscope.connectomics.networks`` provides ``predict_affinities`` and shipped weights."""
+    try:
+        from neuralscope.connectomics.networks import affinities
+    except ImportError:
+        return False
+    weights = getattr(affinities, "DEFAULT_WEIGHTS", None)
+    return hasattr(affinities, "predict_affinities") and weights is not None and Path(weights).is_file()
+
+
+def resolve_model(model: str) -> str:
+    """``"auto"`` -> ``"unet"`` when available, else ``"classical"``; checks the name."""
+    if model not in ("auto", "classical", "unet"):
+        raise NeuralscopeError("--model", "one of auto, classical, unet", model)
+    if model == "auto":
+        return "unet" if unet_available() else "classical"
+    if model == "unet" and not unet_available():
+        raise NeuralscopeError("--model", "classical (the U-Net weights are not installed)", model)
+    return model
+
+
+@dataclass
+class ClassicalSegmenter:
+    """Block segmenter: classical membrane map -> affinities -> watershed + mean-affinity merging.
+
+    ``boundary`` must be fitted on the whole volume (one scale for every block).
+    """
+
+    boundary: ClassicalBoundary
+    threshold: float = CLASSICAL_DEFAULTS["threshold"]
+    seed_threshold: float = CLASSICAL_DEFAULTS["seed_threshold"]
+    min_seed_distance: float = CLASSICAL_DEFAULTS["min_seed_distance"]
+    min_size: int = CLASSICAL_DEFAULTS["min_size"]
+    method: str = "mean"
+
+    def affinities(self, raw: np.ndarray) -> np.ndarray:
+        """Nearest-neighbour affinities of a block (3, z, y, x)."""
+        return boundary_to_affinities(self.boundary.transform(raw))
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        boundary = self.boundary.transform(raw)
+        return affinities_to_segmentation(boundary_to_affinities(boundary), threshold=self.threshold,
+                                          method=self.method, seed_threshold=self.seed_threshold,
+                                          min_seed_distance=self.min_seed_distance,
+                                          sampling=tuple(self.boundary.sampling), min_size=self.min_size,
+                                          boundary=boundary if self.method == "mean" else None)
+
+
+class UNetSegmenter:
+    """Block segmenter with the U-Net of ``neuralscope.connectomics.networks`` (weights loaded once per process).
+
+    Parameters
+    ----------
+    normalize : (mean, std)
+        Grey-value statistics of the whole volume, so every block is standardised alike.
+    threshold, seed_threshold : float, optional
+        Agglomeration settings (default: those tuned with the weights).
+    device : str
+        Torch device.
+    """
+
+    _cache: dict[str, Any] = {}
+
+    def __init__(self, normalize: tuple[float, float], threshold: float | None = None,
+                 seed_threshold: float | None = None, device: str = "auto"):
+        self.normalize = (float(normalize[0]), float(normalize[1]))
+        self.threshold = threshold
+        self.seed_threshold = seed_threshold
+        self.device = device
+
+    def _model(self):
+        if "model" not in self._cache:
+            from neuralscope.connectomics.networks.affinities import load_affinity_model
+
+            self._cache["model"] = load_affinity_model()
+        return self._cache["model"]
+
+    def settings(self) -> tuple[float, float]:
+        """(threshold, seed_threshold) actually used."""
+        tuned = self._model()[1].get("agglomeration", {}) or {}
+        threshold = self.threshold if self.threshold is not None else tuned.get("threshold", 0.5)
+        seed = self.seed_threshold if self.seed_threshold is not None else tuned.get("seed_threshold", 0.5)
+        return float(threshold), float(seed)
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        from neuralscope.connectomics.networks.affinities import predict_affinities
+
+        model, _ = self._model()
+        aff = predict_affinities(raw, model, normalize=self.normalize, device=self.device)
+        threshold, seed = self.settings()
+        return affinities_to_segmentation(aff, threshold=threshold, seed_threshold=seed)
+
+
+def _volume_stats(raw: Any, max_voxels: int = 2_000_000) -> tuple[float, float]:
+    step = max(1, int(np.ceil((int(np.prod(raw.shape)) / max_voxels) ** (1 / 3))))
+    sample = raw[::step, ::step, ::step]
+    sample = np.asarray(sample.compute() if hasattr(sample, "compute") else sample, np.float64)
+    return float(sample.mean()), float(sample.std() or 1.0)
+
+
+def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: float | None = None,
+                   seed_threshold: float | None = None, method: str = "mean",
+                   sampling: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                   block_shape: tuple[int, int, int] | None = None, halo: tuple[int, int, int] | None = None,
+                   scheduler: Any = None, n_workers: int | None = None,
+                   progress: Callable[[str], None] | None = None) -> tuple[BlockwiseResult, dict]:
+    """Segment an EM volume end to end into ``out`` (zarr, uint64, 0 = background).
+
+    Parameters
+    ----------
+    raw : numpy.ndarray or dask.array.Array, (z, y, x)
+        Grey-scale EM (dark membranes).
+    out : path
+        Output zarr folder.
+    model : {"auto", "classical", "unet"}
+        Affinity model (see the module docstring).
+    threshold, seed_threshold : float, optional
+        Agglomeration threshold and seed level (defaults: tuned values of the model).
+    method : {"mean", "mutex"}
+        Agglomeration (classical model only for ``"mutex"``).
+    sampling : tuple of float
+        Voxel size (z, y, x) for anisotropic volumes.
+    block_shape, halo : tuple of int, optional
+        Block size and context per side (default: blocks of at most 128 x 256 x 256 voxels, so a
+        small volume is one block; halo = the filters' reach + 8, at most 16, per axis, for the
+        classical model, 24 for the U-Net).
+    scheduler, n_workers
+        See :func:`~neuralscope.connectomics.blockwise.segment_blockwise`.
+    progress : callable, optional
+        One-line progress messages.
+
+    Returns
+    -------
+    result : BlockwiseResult
+    info : dict
+        ``model`` used and its settings.
+    """
+    say = progress or (lambda msg: None)
+    if getattr(raw, "ndim", None) != 3 or min(raw.shape) == 0:
+        raise NeuralscopeError("RAW", "a non-empty 3-D volume (z, y, x)", f"shape {getattr(raw, 'shape', None)}")
+    if getattr(raw, "dtype", np.dtype(object)).kind not in "uif":
+        raise NeuralscopeError("RAW", "a numeric grey-scale volume", f"dtype {raw.dtype}")
+    name = resolve_model(model)
+    t0 = time.perf_counter()
+    if name == "classical":
+        boundary = ClassicalBoundary(closing_size=CLASSICAL_DEFAULTS["closing_size"], sampling=sampling).fit(raw)
+        defaults = dict(CLASSICAL_DEFAULTS)
+        segmenter: Any = ClassicalSegmenter(
+            boundary, threshold=defaults["threshold"] if threshold is None else float(threshold),
+            seed_threshold=defaults["seed_threshold"] if seed_threshold is None else float(seed_threshold),
+            min_seed_distance=defaults["min_seed_distance"], min_size=defaults["min_size"], method=method)
+        info = {"model": "classical", "threshold": segmenter.threshold, "seed_threshold": segmenter.seed_threshold,
+                "method": method, "boundary_scale": [boundary.low_, boundary.high_]}
+        context = tuple(h + 8 for h in boundary.halo)  # the filters' reach + room for the watershed
+    else:
+        if method != "mean":
+            raise NeuralscopeError("method", "'mean' with the U-Net model", method)
+        segmenter = UNetSegmenter(_volume_stats(raw), threshold, seed_threshold)
+        t, s = segmenter.settings()
+        info = {"model": "unet", "threshold": t, "seed_threshold": s, "method": "mean"}
+        context = (24, 24, 24)
+    say(f"model {info['model']} (threshold {info['threshold']:.3g}), ready in {time.perf_counter() - t0:.1f} s")
+    shape = tuple(int(s) for s in raw.shape)
+    cap = 16 if name == "classical" else 32  # the U-Net needs its receptive field as context
+    halo = tuple(halo) if halo is not None else tuple(min(c, cap) for c in context)
+    if block_shape is None:
+        block_shape = tuple(min(n, b) for n, b in zip(shape, (128, 256, 256)))
+        workers = n_workers or os.cpu_count() or 1
+        n_blocks = int(np.prod([-(-n // b) for n, b in zip(shape, block_shape)]))
+        if n_blocks < workers and shape[0] >= 8 * halo[0]:
+            # Keep every worker busy: cut a volume that fits in one block into slabs along z.
+            block_shape = (-(-shape[0] // workers), *block_shape[1:])
+    block_shape = tuple(int(b) for b in block_shape)
+    result = segment_blockwise(raw, segmenter, out, block_shape=block_shape, halo=halo, scheduler=scheduler,
+                               n_workers=n_workers, progress=say)
+    info.update({"block_shape": list(block_shape), "halo": list(halo), "n_blocks": result.n_blocks})
+    return result, info

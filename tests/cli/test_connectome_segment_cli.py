@@ -1,0 +1,105 @@
+"""`neuralscope connectome segment` / `synapses`: the JSON contract, outputs, bad input -> exit 2."""
+
+import json
+
+import numpy as np
+import pytest
+
+from neuralscope.cli.main import main
+from neuralscope.datasets.em import simulate_em_volume
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def em(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("em")
+    vol = simulate_em_volume((24, 64, 64), n_synapses=15, random_state=0)
+    np.save(folder / "raw.npy", vol.raw)
+    np.save(folder / "truth.npy", vol.labels)
+    vol.synapses.to_csv(folder / "synapses.csv", index=False)
+    return folder, vol
+
+
+def test_segment_json_contract_and_zarr(em, tmp_path, capsys):
+    import zarr
+
+    folder, vol = em
+    out = tmp_path / "out"
+    code, stdout, err = _run(["-q", "connectome", "segment", str(folder / "raw.npy"), "--out", str(out),
+                              "--truth", str(folder / "truth.npy"), "--model", "classical", "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(stdout)
+    for key in ("voxels_per_second", "n_segments", "vi_split", "vi_merge", "adapted_rand_error"):
+        assert key in res
+    assert res["voxels_per_second"] > 0 and res["n_segments"] > 10
+    assert res["adapted_rand_error"] < 0.4
+    seg = zarr.open_array(str(out / "segmentation.zarr"), mode="r")
+    assert seg.dtype == np.uint64 and seg.shape == vol.raw.shape
+    assert int(np.max(seg[...])) == res["n_segments"]
+    assert json.loads((out / "metrics.json").read_text())["n_segments"] == res["n_segments"]
+    assert (out / "split_objects.csv").exists() and (out / "merge_objects.csv").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_blockwise_cli_gives_the_same_scores(em, tmp_path, capsys):
+    folder, _ = em
+    base = ["-q", "connectome", "segment", str(folder / "raw.npy"), "--truth", str(folder / "truth.npy"),
+            "--model", "classical", "--json"]
+    one = json.loads(_run(base + ["--out", str(tmp_path / "a")], capsys)[1])
+    many = json.loads(_run(base + ["--out", str(tmp_path / "b"), "--block", "12,32,32"], capsys)[1])
+    assert many["n_blocks"] == 8 and one["n_blocks"] == 1
+    assert abs(many["adapted_rand_error"] - one["adapted_rand_error"]) < 0.05
+
+
+def test_synapses_command(em, tmp_path, capsys):
+    import pandas as pd
+
+    folder, _ = em
+    code, stdout, err = _run(["-q", "connectome", "synapses", str(folder / "raw.npy"), "--segmentation",
+                              str(folder / "truth.npy"), "--truth", str(folder / "synapses.csv"), "--detector",
+                              "classical", "--out", str(tmp_path / "s"), "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(stdout)
+    assert res["detector"] == "classical" and res["recall"] > 0.7 and res["precision"] > 0.7
+    edges = pd.read_csv(tmp_path / "s" / "edges.csv")
+    assert list(edges.columns) == ["pre", "post", "weight"] and edges["weight"].sum() == res["n_assigned"]
+
+
+def _bad_inputs(folder, tmp_path):
+    from neuralscope.connectomics.volumes import write_zarr
+
+    np.save(tmp_path / "small_truth.npy", np.ones((4, 4, 4), np.uint64))
+    np.save(tmp_path / "float_truth.npy", np.ones((24, 64, 64), np.float32))
+    np.save(tmp_path / "empty.npy", np.zeros((0, 64, 64), np.uint8))
+    corrupt = write_zarr(np.load(folder / "raw.npy"), tmp_path / "corrupt.zarr", chunks=(8, 32, 32))
+    chunk = next(p for p in sorted(corrupt.rglob("*")) if p.is_file() and p.name != "zarr.json")
+    chunk.write_bytes(b"\x00 not a chunk")
+    raw = str(folder / "raw.npy")
+    return {
+        "shape mismatch": [raw, "--truth", str(tmp_path / "small_truth.npy")],
+        "non-integer labels": [raw, "--truth", str(tmp_path / "float_truth.npy")],
+        "empty volume": [str(tmp_path / "empty.npy")],
+        "unreadable chunk": [str(corrupt)],
+        "missing file": [str(tmp_path / "nope.zarr")],
+        "bad block": [raw, "--block", "0,4,4"],
+        "bad model": [raw, "--model", "deep-magic"],
+    }
+
+
+def test_bad_input_one_line_exit_2_nothing_written(em, tmp_path, capsys):
+    folder, _ = em
+    for name, args in _bad_inputs(folder, tmp_path).items():
+        out = tmp_path / f"out-{name.replace(' ', '-')}"
+        code, stdout, err = _run(["-q", "connectome", "segment", *args, "--out", str(out), "--model", "classical",
+                                  "--json"] if "--model" not in args else ["-q", "connectome", "segment", *args,
+                                                                            "--out", str(out), "--json"], capsys)
+        assert code == 2, (name, err)
+        assert len(err.strip().splitlines()) == 1, (name, err)
+        assert "Traceback" not in err and stdout == ""
+        assert not out.exists(), name
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
