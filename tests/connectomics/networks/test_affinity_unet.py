@@ -1,0 +1,126 @@
+"""The affinity U-Net: targets, shapes, tiled prediction, determinism, training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from neuralscope.connectomics.networks import (  # noqa: E402
+    AffinityTrainer,
+    UNet3d,
+    UNetConfig,
+    labels_to_affinities,
+    predict_affinities,
+    receptive_radius,
+)
+from neuralscope.core.errors import NeuralscopeError  # noqa: E402
+
+
+def voronoi_volume(shape=(24, 32, 32), n_cells=12, seed=0):
+    """Cells as Voronoi regions with dark one-voxel membranes between them (labels, raw uint8)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 1, (n_cells, 3)) * np.array(shape)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in shape], indexing="ij"), -1).reshape(-1, 3)
+    d = ((grid[:, None, :] - centres[None]) ** 2).sum(-1)
+    labels = (np.argmin(d, 1) + 1).reshape(shape).astype(np.int64)
+    boundary = np.zeros(shape, bool)
+    for axis in range(3):
+        diff = np.diff(labels, axis=axis) != 0
+        sl = [slice(None)] * 3
+        sl[axis] = slice(1, None)
+        boundary[tuple(sl)] |= diff
+    raw = np.where(boundary, 60.0, 190.0) + rng.normal(0, 12, shape)
+    return labels, np.clip(raw, 0, 255).astype(np.uint8)
+
+
+def small_model(out_channels=3, seed=0, widths=(4, 8)):
+    torch.manual_seed(seed)
+    pool = ((2, 2, 2),) * (len(widths) - 1)
+    return UNet3d(UNetConfig(out_channels=out_channels, widths=widths, pool=pool)).eval()
+
+
+def test_labels_to_affinities_known_values():
+    labels = np.array([[[1, 1, 2], [1, 1, 2]]])  # shape (1, 2, 3)
+    aff, mask = labels_to_affinities(labels, [(1, 0, 0), (0, 1, 0), (0, 0, 1)])
+    assert aff.shape == mask.shape == (3, 1, 2, 3)
+    assert mask[0].sum() == 0  # no z neighbour in a single slice
+    np.testing.assert_array_equal(aff[2, 0], [[0, 1, 0], [0, 1, 0]])  # x edges: 1|1 same, 1|2 cut
+    np.testing.assert_array_equal(mask[2, 0], [[0, 1, 1], [0, 1, 1]])
+    np.testing.assert_array_equal(aff[1, 0], [[0, 0, 0], [1, 1, 1]])
+    # unlabelled voxels (0) mask their edges
+    aff0, mask0 = labels_to_affinities(np.array([[[0, 1, 1]]]), [(0, 0, 1)])
+    np.testing.assert_array_equal(mask0[0, 0, 0], [0, 0, 1])
+
+
+def test_unet_output_shape_and_anisotropic_option():
+    model = small_model(out_channels=9, widths=(4, 8, 16))
+    out = model(torch.zeros(2, 1, 16, 24, 32))
+    assert out.shape == (2, 9, 16, 24, 32)
+    aniso = UNet3d(UNetConfig(out_channels=3, widths=(4, 8), pool=((1, 2, 2),), kernel=(1, 3, 3)))
+    assert aniso.config.total_pool == (1, 2, 2)
+    assert aniso(torch.zeros(1, 1, 5, 8, 8)).shape == (1, 3, 5, 8, 8)
+    cfg = UNetConfig.from_dict(aniso.config.to_dict())
+    assert cfg == aniso.config
+
+
+def test_tiled_prediction_equals_untiled():
+    _, raw = voronoi_volume((21, 37, 30))
+    model = small_model(out_channels=9)
+    whole = predict_affinities(raw, model, tile_shape=(64, 64, 64), margin=0, device="cpu", channels="all")
+    assert whole.shape == (9, 21, 37, 30)
+    tiled = predict_affinities(raw, model, tile_shape=(8, 12, 10), margin=max(receptive_radius(model.config)),
+                               device="cpu", channels="all")
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    # Without enough context the tile borders do differ: the check above is not vacuous.
+    rough = predict_affinities(raw, model, tile_shape=(8, 12, 10), margin=0, device="cpu", channels="all")
+    assert np.abs(rough - whole).max() > 1e-4
+
+
+def test_dask_input_and_out_array_match_numpy():
+    da = pytest.importorskip("dask.array")
+    _, raw = voronoi_volume((16, 24, 24))
+    model = small_model()
+    ref = predict_affinities(raw, model, tile_shape=(8, 8, 8), margin=10, device="cpu")
+    out = np.zeros_like(ref)
+    got = predict_affinities(da.from_array(raw, chunks=(8, 8, 8)), model, tile_shape=(8, 8, 8), margin=10,
+                             device="cpu", out=out)
+    assert got is out
+    np.testing.assert_allclose(out, ref, atol=1e-6)
+    assert ref.min() >= 0 and ref.max() <= 1
+
+
+def test_bad_input_is_a_neuralscope_error():
+    model = small_model()
+    with pytest.raises(NeuralscopeError, match="raw"):
+        predict_affinities(np.zeros((4, 4)), model, device="cpu")
+    with pytest.raises(NeuralscopeError, match="non-empty"):
+        predict_affinities(np.zeros((0, 4, 4)), model, device="cpu")
+    with pytest.raises(NeuralscopeError, match="channels"):
+        predict_affinities(np.zeros((4, 4, 4)), model, device="cpu", channels="some")
+
+
+def _train(seed, steps):
+    labels, raw = voronoi_volume((24, 32, 32), seed=1)
+    raw_std = ((raw - raw.mean()) / raw.std()).astype(np.float32)
+    torch.manual_seed(seed)
+    model = UNet3d(UNetConfig(out_channels=3, widths=(4, 8), pool=((2, 2, 2),)))
+    trainer = AffinityTrainer(model, [(1, 0, 0), (0, 1, 0), (0, 0, 1)], patch=(16, 16, 16), batch_size=2,
+                              lr=1e-2, loss_margin=2, seed=seed)
+    losses = [trainer.step(raw_std, labels) for _ in range(steps)]
+    return model, losses, trainer
+
+
+def test_training_reduces_loss_and_is_seeded():
+    model_a, losses_a, trainer = _train(seed=3, steps=40)
+    assert np.mean(losses_a[-8:]) < 0.75 * np.mean(losses_a[:8])
+    model_b, losses_b, _ = _train(seed=3, steps=40)
+    assert losses_a == losses_b
+    for pa, pb in zip(model_a.parameters(), model_b.parameters()):
+        assert torch.equal(pa, pb)
+    # resuming from a state dict continues the same random stream
+    state = trainer.state_dict()
+    _, _, other = _train(seed=4, steps=1)
+    other.load_state_dict(state)
+    assert other.rng.bit_generator.state == trainer.rng.bit_generator.state
