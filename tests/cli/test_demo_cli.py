@@ -24,4 +24,4 @@ def test_quick_demo_writes_one_self_contained_report(tmp_path, capsys):
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 8
     assert "ρ =" in html  # neuron importance scored against the simulated ground truth
     assert set(json.loads((out / "metrics.json").read_text())["capabilities"]) == {
-        "decoding", "manifold", "circuits", "spikes", "design", "closed loop"}
+        "decoding", "manifold", "circuits", "imaging", "spikes", "connectomics", "connectome graph", "design", "closed loop"}

@@ -21,7 +21,10 @@ CAPABILITIES: list[tuple[str, str]] = [
     ("decoding", "neuralscope.decoding.demo"),
     ("manifold", "neuralscope.manifold.demo"),
     ("circuits", "neuralscope.circuits.demo"),
+    ("imaging", "neuralscope.imaging.demo"),
     ("spikes", "neuralscope.imaging.spikes.demo"),
+    ("connectomics", "neuralscope.connectomics.demo"),
+    ("connectome graph", "neuralscope.connectomics.graph.demo"),
     ("design", "neuralscope.design.demo"),
     ("closed loop", "neuralscope.closedloop.demo"),
 ]

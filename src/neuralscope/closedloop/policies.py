@@ -7,6 +7,7 @@ with its timestamps.
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,7 @@ def _check_rois(rois: Any) -> np.ndarray | None:
     return arr.astype(np.int64)
 
 
-class Policy:
+class Policy(abc.ABC):
     """Base class: ``reset`` before a run, ``step`` once per frame."""
 
     name = "policy"
@@ -51,8 +52,9 @@ class Policy:
     def reset(self, fs: float, n_rois: int, realtime: bool) -> None:
         self.fs, self.n_rois, self.realtime = float(fs), int(n_rois), bool(realtime)
 
-    def step(self, state) -> list[Decision]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def step(self, state) -> list[Decision]:
+        """The decisions (possibly none) for this frame's state."""
 
     def close(self) -> None:
         """Release background resources."""
