@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neuralscope.closedloop.extraction import OnlineExtractor, extract_traces, neuropil_masks
+from neuralscope.closedloop.extraction import OnlineExtractor, extract_traces, neuropil_pixel_indices
 from neuralscope.closedloop.rig import SimulatedRig
 from neuralscope.core.errors import NeuralscopeError
 
@@ -51,7 +51,7 @@ def test_overlapping_footprints_are_unmixed():
 
 def test_neuropil_masks_exclude_rois(small_rig):
     rig, _ = small_rig
-    masks = neuropil_masks(rig.footprints, (64, 64), min_pixels=60)
+    masks = neuropil_pixel_indices(rig.footprints, (64, 64), min_pixels=60)
     roi_pixels = set(rig.footprints.indices.tolist())
     for m in masks:
         assert 60 <= len(m) <= 100

@@ -12,7 +12,7 @@
 """
 
 from neuralscope.closedloop.decoder import StreamingDecoder
-from neuralscope.closedloop.extraction import OnlineExtractor, extract_traces, neuropil_masks
+from neuralscope.closedloop.extraction import OnlineExtractor, extract_traces, neuropil_pixel_indices
 from neuralscope.closedloop.pipeline import STAGES, FrameState, OnlinePipeline
 from neuralscope.closedloop.policies import (
     BOStimulusPolicy,
@@ -33,5 +33,5 @@ __all__ = [
     "DEMO_CONFIG", "STAGES", "ArraySource", "BOStimulusPolicy", "Decision", "DecodedStateTrigger", "FileSource",
     "FrameState", "LoopResult", "LoopRunner", "OnlineDFF", "OnlineDeconvolver", "OnlineExtractor", "OnlinePipeline",
     "OnlineRegistration", "Policy", "RandomSearch", "Session", "SimulatedRig", "StreamingDecoder", "ThresholdTrigger",
-    "build_reference", "build_session", "extract_traces", "fourier_shift", "load_config", "neuropil_masks",
+    "build_reference", "build_session", "extract_traces", "fourier_shift", "load_config", "neuropil_pixel_indices",
 ]

@@ -106,14 +106,16 @@ def as_sparse_footprints(footprints, frame_shape: tuple[int, int] | None = None)
     return mat, (h, w)
 
 
-def neuropil_masks(footprints, frame_shape: tuple[int, int] | None = None, inner_gap: float = 2.0,
+def neuropil_pixel_indices(footprints, frame_shape: tuple[int, int] | None = None, inner_gap: float = 2.0,
                    min_pixels: int = 100, max_pixels: int | None = 100) -> list[np.ndarray]:
     """Flat pixel indices of a neuropil annulus around each ROI (no ROI pixels in it).
 
     The annulus starts ``inner_gap`` pixels outside the ROI's radius and grows
     until it holds ``min_pixels`` pixels; larger annuli are thinned evenly to
     ``max_pixels`` (neuropil is smooth, so this costs little accuracy and
-    bounds the per-frame work).
+    bounds the per-frame work). Unlike the offline
+    :func:`neuralscope.imaging.traces.neuropil_masks` (dense boolean rings of any
+    size), this returns capped flat indices so the per-frame cost is fixed.
     """
     mat, (h, w) = as_sparse_footprints(footprints, frame_shape)
     any_roi = np.zeros(h * w, dtype=bool)
@@ -206,7 +208,7 @@ class OnlineExtractor:
         # A flat background b adds b * G A^T 1 to the coefficients.
         self.background_gain_ = self.unmix_ @ np.asarray(mat.sum(1)).ravel()
         if self.neuropil_coef > 0:
-            masks = neuropil_masks(mat, (h, w), min_pixels=self.min_neuropil_pixels)
+            masks = neuropil_pixel_indices(mat, (h, w), min_pixels=self.min_neuropil_pixels)
             self.neuropil_csr_ = _csr([(m, np.full(len(m), 1.0 / len(m))) for m in masks], w)
         else:
             self.neuropil_csr_ = _csr([(np.zeros(1, np.int64), np.zeros(1))] * n, w)
@@ -274,7 +276,7 @@ def extract_traces(movie: np.ndarray, footprints, shifts: np.ndarray | None = No
     raw = np.linalg.lstsq(A, Y, rcond=None)[0]
     if neuropil_coef <= 0:
         return raw
-    masks = neuropil_masks(mat, (h, w), min_pixels=min_neuropil_pixels)
+    masks = neuropil_pixel_indices(mat, (h, w), min_pixels=min_neuropil_pixels)
     neuropil = np.stack([Y_npil[m].mean(0) for m in masks])
     gain = np.linalg.lstsq(A, np.ones(A.shape[0]), rcond=None)[0]
     return raw - neuropil_coef * gain[:, None] * neuropil

@@ -88,18 +88,10 @@ def _check_keys(section: str, given: Any, allowed: set[str]) -> dict:
 
 def load_config(path: str | Path) -> tuple[dict, Path]:
     """Read a YAML (or JSON) configuration; returns it and the folder relative paths refer to."""
-    import yaml
+    from neuralscope.io.config import read_yaml_mapping
 
-    p = Path(path)
-    if not p.is_file():
-        raise NeuralscopeError("CONFIG", "an existing YAML file", str(path))
-    try:
-        config = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise NeuralscopeError("CONFIG", "valid YAML", f"{p.name}: {' '.join(str(exc).split())[:120]}") from exc
-    if not isinstance(config, dict):
-        raise NeuralscopeError("CONFIG", "a YAML mapping (source:, policies:, ...)", type(config).__name__)
-    return config, p.resolve().parent
+    config = read_yaml_mapping(path, "a YAML mapping (source:, policies:, ...)")
+    return config, Path(path).resolve().parent
 
 
 @dataclass

@@ -18,17 +18,9 @@ CONFIG_KEYS = {"parameters", "objective", "budget", "initial", "seed", "state", 
 
 def load_config(path: str | Path) -> dict:
     """Read and check an optimisation config (YAML or JSON)."""
-    import yaml
+    from neuralscope.io.config import read_yaml_mapping
 
-    p = Path(path)
-    if not p.is_file():
-        raise NeuralscopeError("CONFIG", "an existing YAML file", str(path))
-    try:
-        cfg = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise NeuralscopeError("CONFIG", "valid YAML", f"{path}: {exc}") from None
-    if not isinstance(cfg, Mapping):
-        raise NeuralscopeError("CONFIG", "a mapping of settings", type(cfg).__name__)
+    cfg = read_yaml_mapping(path, "a mapping of settings")
     unknown = set(cfg) - CONFIG_KEYS
     if unknown:
         raise NeuralscopeError("CONFIG", f"keys among {sorted(CONFIG_KEYS)}", sorted(unknown))
