@@ -103,3 +103,23 @@ def test_bad_input_one_line_exit_2_nothing_written(em, tmp_path, capsys):
         assert "Traceback" not in err and stdout == ""
         assert not out.exists(), name
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_unet_default_is_exact_blockwise(em, tmp_path, capsys):
+    import zarr
+
+    from neuralscope.connectomics.pipeline import unet_available
+
+    if not unet_available():
+        pytest.skip("the U-Net weights are not installed")
+    folder, _ = em
+    base = ["-q", "connectome", "segment", str(folder / "raw.npy"), "--model", "unet", "--json"]
+    code, stdout, err = _run(base + ["--out", str(tmp_path / "a"), "--block", "24,64,64"], capsys)
+    assert code == 0, err
+    one = json.loads(stdout)
+    many = json.loads(_run(base + ["--out", str(tmp_path / "b"), "--block", "7,20,33", "--workers", "2"], capsys)[1])
+    assert one["exact"] is True and one["n_blocks"] == 1 and many["n_blocks"] == 4 * 4 * 2
+    assert many["n_segments"] == one["n_segments"]
+    a = zarr.open_array(str(tmp_path / "a" / "segmentation.zarr"), mode="r")[...]
+    b = zarr.open_array(str(tmp_path / "b" / "segmentation.zarr"), mode="r")[...]
+    np.testing.assert_array_equal(a, b)

@@ -7,7 +7,18 @@ Two affinity models plug into the same agglomeration and block-wise stitching:
 - ``"unet"``: the 3-D U-Net of :mod:`neuralscope.connectomics.networks` (when its weights ship);
 - ``"auto"`` picks ``"unet"`` when its weights are installed, else ``"classical"``.
 
-The per-block segmenters are small picklable objects, so the same run works on dask threads,
+Two block-wise strategies:
+
+- ``exact=True`` (the default with ``method="mean"``):
+  :func:`~neuralscope.connectomics.exact.segment_exact` -- steepest-descent fragments and one
+  global agglomeration, so the result is the same array for any block shape or scheduler (a
+  single block included);
+- ``exact=False`` (the only one for ``method="mutex"``): each block is segmented by seeded
+  watershed + merging with a halo and the blocks are stitched by overlap
+  (:func:`~neuralscope.connectomics.blockwise.segment_blockwise`), close to but not exactly a
+  single-block run.
+
+The per-block work is done by small picklable objects, so the same run works on dask threads,
 processes or a ``dask.distributed`` cluster.
 """
 
@@ -27,12 +38,33 @@ from neuralscope.connectomics.blockwise import BlockwiseResult, segment_blockwis
 from neuralscope.connectomics.boundaries import ClassicalBoundary
 from neuralscope.core.errors import NeuralscopeError
 
-__all__ = ["ClassicalSegmenter", "UNetSegmenter", "resolve_model", "segment_volume", "unet_available"]
+__all__ = ["ClassicalSegmenter", "UNetSegmenter", "exact_settings", "resolve_model", "segment_volume",
+           "unet_available"]
 
 #: Settings of the classical pipeline chosen on FIB-25 z < 125 only (grid of
 #: benchmarks/connectomics_segmentation.py: closing 7/9/11, seed 0.3/0.5, threshold 0.3-0.5).
 CLASSICAL_DEFAULTS = {"closing_size": 9, "threshold": 0.4, "seed_threshold": 0.3, "min_seed_distance": 2.0,
                       "min_size": 0}
+
+
+#: Exact pipeline with the U-Net, chosen on FIB-25 (segment z < 125, score 100 <= z < 125) for the
+#: shipped weights: relief smoothing 1.0, the weights' learned edge score, threshold 0.7 (ARAND 0.178
+#: vs 0.179 for the seeded-watershed pipeline). A weights file may carry its own values under
+#: ``meta["agglomeration"]["exact"]`` (keys ``sigma``, ``threshold``, ``min_size``); those win.
+UNET_EXACT_DEFAULTS = {"sigma": 1.0, "threshold": 0.7, "min_size": 0}
+#: Exact pipeline with the classical model (mean affinity), chosen on FIB-25 the same way (grid sigma
+#: 0/1/2, threshold 0.2-0.5, min_size 0/200): ARAND 0.363 vs 0.464 for the stitched classical
+#: pipeline on 100 <= z < 125; on an untuned simulated volume 0.269 vs 0.264.
+CLASSICAL_EXACT_DEFAULTS = {"sigma": 0.0, "threshold": 0.4, "min_size": 200}
+
+
+def exact_settings(model: str, meta: dict | None = None) -> dict:
+    """Settings of the exact pipeline for ``model`` ("unet" or "classical"): sigma, threshold, min_size."""
+    if model == "classical":
+        return dict(CLASSICAL_EXACT_DEFAULTS)
+    settings = dict(UNET_EXACT_DEFAULTS)
+    settings.update(((meta or {}).get("agglomeration", {}) or {}).get("exact", {}) or {})
+    return settings
 
 
 def unet_available() -> bool:
@@ -139,7 +171,8 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
                    seed_threshold: float | None = None, method: str = "mean",
                    sampling: tuple[float, float, float] = (1.0, 1.0, 1.0),
                    block_shape: tuple[int, int, int] | None = None, halo: tuple[int, int, int] | None = None,
-                   scheduler: Any = None, n_workers: int | None = None,
+                   scheduler: Any = None, n_workers: int | None = None, exact: bool | None = None,
+                   sigma: float | None = None, min_size: int | None = None, test_time_flips: int | None = None,
                    progress: Callable[[str], None] | None = None) -> tuple[BlockwiseResult, dict]:
     """Segment an EM volume end to end into ``out`` (zarr, uint64, 0 = background).
 
@@ -160,9 +193,18 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
     block_shape, halo : tuple of int, optional
         Block size and context per side (default: blocks of at most 128 x 256 x 256 voxels, so a
         small volume is one block; halo = the filters' reach + 8, at most 16, per axis, for the
-        classical model, 24 for the U-Net).
+        classical model, 24 for the U-Net). The exact pipeline computes the context it needs and
+        ignores ``halo``.
     scheduler, n_workers
         See :func:`~neuralscope.connectomics.blockwise.segment_blockwise`.
+    exact : bool, optional
+        Block-wise result identical to a single-block run (default: True with ``method="mean"``;
+        see the module docstring).
+    sigma, min_size : optional
+        Relief smoothing and smallest segment of the exact pipeline (defaults:
+        :func:`exact_settings`).
+    test_time_flips : {1, 2, 4, 8}, optional
+        U-Net in the exact pipeline: mirrorings averaged (default: as tuned with the weights).
     progress : callable, optional
         One-line progress messages.
 
@@ -178,6 +220,13 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
     if getattr(raw, "dtype", np.dtype(object)).kind not in "uif":
         raise NeuralscopeError("RAW", "a numeric grey-scale volume", f"dtype {raw.dtype}")
     name = resolve_model(model)
+    if exact is None:
+        exact = method == "mean"
+    if exact:
+        if method != "mean":
+            raise NeuralscopeError("method", "'mean' with the exact block-wise pipeline", method)
+        return _segment_exact(raw, out, name, threshold, sampling, block_shape, scheduler, n_workers, sigma,
+                              min_size, say, test_time_flips)
     t0 = time.perf_counter()
     if name == "classical":
         boundary = ClassicalBoundary(closing_size=CLASSICAL_DEFAULTS["closing_size"], sampling=sampling).fit(raw)
@@ -211,4 +260,50 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
     result = segment_blockwise(raw, segmenter, out, block_shape=block_shape, halo=halo, scheduler=scheduler,
                                n_workers=n_workers, progress=say)
     info.update({"block_shape": list(block_shape), "halo": list(halo), "n_blocks": result.n_blocks})
+    return result, info
+
+
+def _default_blocks(shape: tuple[int, ...], block_shape, n_workers: int | None, min_depth: int) -> tuple[int, ...]:
+    if block_shape is None:
+        block_shape = tuple(min(n, b) for n, b in zip(shape, (128, 256, 256)))
+        workers = n_workers or os.cpu_count() or 1
+        n_blocks = int(np.prod([-(-n // b) for n, b in zip(shape, block_shape)]))
+        if n_blocks < workers and shape[0] >= 8 * min_depth:
+            block_shape = (-(-shape[0] // workers), *block_shape[1:])
+    return tuple(int(b) for b in block_shape)
+
+
+def _segment_exact(raw, out, name, threshold, sampling, block_shape, scheduler, n_workers, sigma, min_size, say,
+                   test_time_flips=None):
+    from neuralscope.connectomics.exact import ClassicalAffinities, UNetAffinities, segment_exact
+
+    t0 = time.perf_counter()
+    edge_model = None
+    if name == "classical":
+        boundary = ClassicalBoundary(closing_size=CLASSICAL_DEFAULTS["closing_size"], sampling=sampling).fit(raw)
+        affinity_model: Any = ClassicalAffinities(boundary)
+        settings = exact_settings("classical")
+        info: dict = {"model": "classical", "boundary_scale": [boundary.low_, boundary.high_]}
+    else:
+        affinity_model = UNetAffinities(_volume_stats(raw), device="auto", test_time_flips=test_time_flips)
+        meta = affinity_model.model()[1]
+        settings = exact_settings("unet", meta)
+        tuned = meta.get("agglomeration", {}) or {}
+        edge_model = tuned.get("edge_model") if tuned.get("method") == "learned" else None
+        info = {"model": "unet"}
+    if threshold is not None:
+        settings["threshold"] = float(threshold)
+    if sigma is not None:
+        settings["sigma"] = float(sigma)
+    if min_size is not None:
+        settings["min_size"] = int(min_size)
+    info.update({"exact": True, "method": "learned" if edge_model is not None else "mean", **settings})
+    say(f"model {name}, exact block-wise (threshold {settings['threshold']:.3g}, sigma {settings['sigma']:g}), "
+        f"ready in {time.perf_counter() - t0:.1f} s")
+    shape = tuple(int(s) for s in raw.shape)
+    block_shape = _default_blocks(shape, block_shape, n_workers, 4)
+    result = segment_exact(raw, out, affinity_model, threshold=settings["threshold"], sigma=settings["sigma"],
+                           min_size=int(settings["min_size"]), sampling=sampling, block_shape=block_shape,
+                           scheduler=scheduler, n_workers=n_workers, edge_model=edge_model, progress=say)
+    info.update({"block_shape": list(block_shape), "n_blocks": result.n_blocks, "n_fragments": result.n_fragments})
     return result, info
