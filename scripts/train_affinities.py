@@ -43,7 +43,7 @@ def load_fib25():
     return raw, gt.astype(np.int64)
 
 
-def validation_loss(model, raw_std, gt, offsets, context: int = 24) -> dict:
+def validation_loss(model, raw_std, gt, offsets, context: int = 24, arand_thresholds=()) -> dict:
     """Balanced BCE and nearest-neighbour accuracy on the validation slab (z 100-125).
 
     The slab is predicted with ``context`` slices of training data before it (never the
@@ -64,14 +64,30 @@ def validation_loss(model, raw_std, gt, offsets, context: int = 24) -> dict:
     model.eval()
     with torch.inference_mode():
         logits = model(torch.from_numpy(np.ascontiguousarray(sub[None, None], np.float32)))
-    logits = logits[:, :, context:context + VAL_Z[1] - VAL_Z[0], : gt.shape[1], : gt.shape[2]]
+    logits = logits[:, :, :, : gt.shape[1], : gt.shape[2]]
+    full = logits
+    logits = logits[:, :, context:context + VAL_Z[1] - VAL_Z[0]]
     aff, mask = labels_to_affinities(gt[VAL_Z[0]:VAL_Z[1]], offsets)
     mask[:, : max(o[0] for o in offsets)] = 0  # edges reaching back into the context slices
     t, m = torch.from_numpy(aff[None]), torch.from_numpy(mask[None])
     loss = float(balanced_bce(logits, t, m))
     pred = (logits[0, :3] > 0).numpy()
     acc = float(((pred == (aff[:3] > 0.5)) * mask[:3]).sum() / mask[:3].sum())
-    return {"val_loss": loss, "val_nn_accuracy": acc}
+    out = {"val_loss": loss, "val_nn_accuracy": acc}
+    if arand_thresholds:
+        from neuralscope.connectomics.agglomeration import affinities_to_segmentation
+        from neuralscope.connectomics.metrics import evaluate_segmentation
+
+        # Segment context + slab (all from z < 125), score the slab: the ARAND the tuning will see.
+        probs = torch.sigmoid(full[0, :3, : context + VAL_Z[1] - VAL_Z[0]]).numpy()
+        truth = gt[VAL_Z[0]:VAL_Z[1]]
+        scores = {}
+        for t in arand_thresholds:
+            seg = affinities_to_segmentation(probs, threshold=t, seed_threshold=0.5)
+            scores[t] = float(evaluate_segmentation(seg[context:], truth).as_dict()["adapted_rand_error"])
+        best_t = min(scores, key=scores.get)
+        out.update({"val_arand": scores[best_t], "val_arand_threshold": best_t})
+    return out
 
 
 def main(argv=None) -> int:
@@ -85,6 +101,13 @@ def main(argv=None) -> int:
     p.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "neuralscope-train" / "affinities")
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--validate-every", type=int, default=250)
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="start from these weights (e.g. the shipped ones) when the workdir has no checkpoint")
+    p.add_argument("--select-by", choices=("loss", "arand"), default="arand",
+                   help="checkpoint selection on the validation slab: balanced loss, or adapted Rand error of "
+                        "mean-affinity agglomeration (best of a few thresholds)")
+    p.add_argument("--test-time-flips", type=int, default=1, choices=(1, 2, 4, 8),
+                   help="tune the agglomeration on affinities averaged over this many mirrorings")
     p.add_argument("--tune-only", action="store_true",
                    help="skip training; tune the agglomeration of the exported weights on the validation slab")
     p.add_argument("--export", type=Path,
@@ -101,7 +124,7 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     raw, gt = load_fib25()
     if args.tune_only:
-        return tune_agglomeration(raw, gt, args.export)
+        return tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips)
     mean, std = volume_stats(raw[: TRAIN_Z[1]])
     raw_std = ((raw.astype(np.float32) - mean) / std).astype(np.float32)
     widths = tuple(int(w) for w in args.widths.split(","))
@@ -121,6 +144,13 @@ def main(argv=None) -> int:
         trainer.load_state_dict(state["trainer"])
         start, history, best = state["step"], state["history"], state["best"]
         print(f"resumed at step {start}", flush=True)
+    elif args.init_from is not None:
+        init = torch.load(args.init_from, map_location="cpu", weights_only=True)
+        model.load_state_dict(init["state_dict"])
+        print(f"initialised from {args.init_from}", flush=True)
+    key = "val_arand" if args.select_by == "arand" else "val_loss"
+    best.setdefault(key, float("inf"))
+    arand_t = (0.5, 0.6, 0.7, 0.8, 0.9) if args.select_by == "arand" else ()
     # Cosine decay to 5 % of the initial rate over the planned steps.
     sched = lambda s: args.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(s, args.steps) / args.steps)))
     t0, losses = time.time(), []
@@ -133,11 +163,11 @@ def main(argv=None) -> int:
             print(f"step {done} loss {np.mean(losses[-25:]):.4f} lr {sched(step):.2e} "
                   f"{(time.time() - t0) / max(1, done - start):.2f} s/step", flush=True)
         if done % args.validate_every == 0 or done == args.steps:
-            val = validation_loss(model, raw_std, gt, offsets)
+            val = validation_loss(model, raw_std, gt, offsets, arand_thresholds=arand_t)
             val["step"] = done
             history.append(val)
             print(json.dumps(val), flush=True)
-            if val["val_loss"] < best["val_loss"]:
+            if val[key] < best[key]:
                 best = val
                 torch.save({"config": config.to_dict(), "state_dict": model.state_dict(),
                             "raw_mean": mean, "raw_std": std, "validation": val}, best_path)
@@ -148,21 +178,29 @@ def main(argv=None) -> int:
         args.export.parent.mkdir(parents=True, exist_ok=True)
         torch.save(state, args.export)
         print(f"exported best (step {state['validation']['step']}) to {args.export}", flush=True)
-        tune_agglomeration(raw, gt, args.export)
+        tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips)
     return 0
 
 
-def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=(0.3, 0.5, 0.7)) -> int:
+def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=(0.3, 0.5, 0.7), flips: int = 1,
+                       min_sizes=(1000, 3000)) -> int:
     """Pick the agglomeration (method and thresholds) on the validation slab; store it with the weights.
 
     Affinities are predicted from z < 125 only (the volume is cut there, so the held-out half
     never enters). Two methods are tried: mean-affinity merging, and merging on a learned edge
     score (logistic regression on face statistics, fitted on fragments of z < 100). The
-    segmentation of z < 125 is scored by adapted Rand error on 100 <= z < 125.
+    segmentation of z < 125 is scored by adapted Rand error on 100 <= z < 125. Mean-affinity
+    merging is also tried with objects below ``min_sizes`` voxels joined to their best neighbour.
     """
     import torch
 
-    from neuralscope.connectomics.agglomeration import affinities_to_boundary, agglomerate, region_graph, watershed_fragments
+    from neuralscope.connectomics.agglomeration import (
+        _merge_small,
+        affinities_to_boundary,
+        agglomerate,
+        region_graph,
+        watershed_fragments,
+    )
     from neuralscope.connectomics.metrics import evaluate_segmentation
     from neuralscope.connectomics.networks.affinities import load_affinity_model, predict_affinities
     from neuralscope.connectomics.networks.edges import (
@@ -176,7 +214,7 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
 
     thresholds = thresholds if thresholds is not None else [round(float(t), 2) for t in np.arange(0.3, 0.96, 0.05)]
     model, meta = load_affinity_model(weights)
-    aff = predict_affinities(raw[: VAL_Z[1]], model, device="cpu")
+    aff = predict_affinities(raw[: VAL_Z[1]], model, device="cpu", test_time_flips=flips)
     truth = gt[VAL_Z[0]:VAL_Z[1]]
     results = []
 
@@ -190,7 +228,11 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
         frag = watershed_fragments(affinities_to_boundary(aff), seed_threshold=st)
         graph = region_graph(frag, aff)
         for t in thresholds:
-            record({"method": "mean", "seed_threshold": st, "threshold": t}, apply_mapping(frag, agglomerate(graph, t)))
+            seg = apply_mapping(frag, agglomerate(graph, t))
+            record({"method": "mean", "seed_threshold": st, "threshold": t, "min_size": 0}, seg)
+            for min_size in min_sizes:
+                record({"method": "mean", "seed_threshold": st, "threshold": t, "min_size": min_size},
+                       _merge_small(seg, aff, min_size))
         train_frag = watershed_fragments(affinities_to_boundary(aff[:, : TRAIN_Z[1]]), seed_threshold=st)
         table = edge_features(train_frag, aff[:, : TRAIN_Z[1]])
         edge_model = fit_edge_model(feature_matrix(table), edge_targets(table, train_frag, gt[: TRAIN_Z[1]]))
@@ -201,7 +243,8 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
     print("best on the validation slab:", json.dumps({k: v for k, v in best.items() if k != "edge_model"}), flush=True)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     best = json.loads(json.dumps(best, default=float))  # plain Python numbers: loadable with weights_only=True
-    state["agglomeration"] = {**best, "tuned_on": "FIB-25 100<=z<125 (edge model fitted on z<100)"}
+    state["agglomeration"] = {**best, "tuned_on": "FIB-25 100<=z<125 (edge model fitted on z<100)",
+                              "test_time_flips": flips}
     state["agglomeration"].pop("vi_split"), state["agglomeration"].pop("vi_merge")
     state["agglomeration"]["validation_adapted_rand_error"] = state["agglomeration"].pop("adapted_rand_error")
     torch.save(state, weights)

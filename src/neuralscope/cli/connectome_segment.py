@@ -20,22 +20,23 @@ def segment(
     truth: Optional[Path] = typer.Option(None, "--truth", help="Ground-truth labels (same formats and shape): adds VI and ARAND."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address, or 'local' for a LocalCluster (default: threads)."),
     model: str = typer.Option("auto", "--model", help="auto, classical or unet (auto = unet when its weights are installed)."),
-    method: str = typer.Option("mean", "--method", help="Agglomeration: mean (watershed + mean-affinity merging) or mutex."),
+    method: str = typer.Option("mean", "--method", help="Agglomeration: mean (descent fragments + one global merging, exact block-wise) or mutex (stitched blocks)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Merge threshold on the mean affinity (default: the model's tuned value)."),
-    block: Optional[str] = typer.Option(None, "--block", help="Block size Z,Y,X for block-wise processing (default 128,256,256)."),
-    halo: Optional[str] = typer.Option(None, "--halo", help="Context voxels Z,Y,X added around each block (default: the model's reach, <= 24)."),
+    block: Optional[str] = typer.Option(None, "--block", help="Block size Z,Y,X for block-wise processing (default 128,256,256); with --method mean the result is the same for any block size."),
+    halo: Optional[str] = typer.Option(None, "--halo", help="Context voxels Z,Y,X around each block for --method mutex (the exact mean pipeline computes the context it needs)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Parallel blocks (threads, or LocalCluster workers)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="HDF5 dataset of RAW (and of --truth)."),
     anisotropy: float = typer.Option(1.0, "--anisotropy", help="z voxel size relative to y/x."),
+    test_time_flips: Optional[int] = typer.Option(None, "--test-time-flips", help="U-Net: average over 1, 2, 4 or 8 mirrorings (default: the value the weights were tuned with; 1 is fastest)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout."),
 ) -> None:
-    """Dense neuron segmentation of an EM volume, block-wise and stitched."""
+    """Dense neuron segmentation of an EM volume, block by block; the same result as one block."""
     from neuralscope.connectomics.commands import run_segment
 
     st = cli_state()
     run_segment(raw=raw, out=out, truth=truth, scheduler=scheduler, model=model, method=method, threshold=threshold,
                 block=block, halo=halo, workers=workers, dataset=dataset, anisotropy=anisotropy, as_json=as_json,
-                verbose=st["verbose"], quiet=st["quiet"])
+                test_time_flips=test_time_flips, verbose=st["verbose"], quiet=st["quiet"])
 
 
 @connectome_app.command("synapses")

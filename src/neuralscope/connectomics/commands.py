@@ -49,7 +49,8 @@ def _open_labels(path: Path, dataset: str | None, name: str, shape: tuple[int, .
 def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: str | None = None,
                 model: str = "auto", method: str = "mean", threshold: float | None = None, block: str | None = None,
                 halo: str | None = None, workers: int | None = None, dataset: str | None = None, anisotropy: float = 1.0,
-                as_json: bool = False, verbose: int = 0, quiet: bool = False) -> dict:
+                as_json: bool = False, test_time_flips: int | None = None, verbose: int = 0,
+                quiet: bool = False) -> dict:
     """Segment ``raw`` into ``out/segmentation.zarr``; returns (and prints) the JSON result."""
     from neuralscope.connectomics.pipeline import resolve_model, segment_volume
     from neuralscope.connectomics.volumes import open_volume
@@ -67,6 +68,8 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
         raise NeuralscopeError("--method", "mean or mutex", method)
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise NeuralscopeError("--threshold", "a value in [0, 1]", threshold)
+    if test_time_flips is not None and test_time_flips not in (1, 2, 4, 8):
+        raise NeuralscopeError("--test-time-flips", "1, 2, 4 or 8", test_time_flips)
     volume = open_volume(raw, dataset=dataset)
     if min(volume.shape) == 0:
         raise NeuralscopeError("RAW", "a non-empty volume", f"shape {tuple(volume.shape)}")
@@ -79,7 +82,8 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
     with atomic_directory(out) as staging:
         result, info = segment_volume(volume, staging / "segmentation.zarr", model=name, threshold=threshold,
                                       method=method, sampling=(anisotropy, 1.0, 1.0), block_shape=block_shape,
-                                      halo=halo_shape, scheduler=scheduler, n_workers=workers, progress=console.info)
+                                      halo=halo_shape, scheduler=scheduler, n_workers=workers, progress=console.info,
+                                      test_time_flips=test_time_flips)
         seconds = time.perf_counter() - t0
         n_voxels = int(np.prod(volume.shape))
         res: dict[str, Any] = {

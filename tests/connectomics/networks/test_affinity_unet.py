@@ -78,6 +78,33 @@ def test_tiled_prediction_equals_untiled():
     assert np.abs(rough - whole).max() > 1e-4
 
 
+def test_test_time_flips_are_equivariant_and_tile_exactly():
+    from neuralscope.connectomics.networks.affinities import _unflip_affinities
+    from neuralscope.connectomics.networks.targets import DEFAULT_OFFSETS
+
+    _, raw = voronoi_volume((24, 32, 32))
+    torch.manual_seed(0)
+    offsets = [list(o) for o in DEFAULT_OFFSETS]
+    model = UNet3d(UNetConfig(out_channels=9, widths=(4, 8), pool=((2, 2, 2),), extra={"offsets": offsets})).eval()
+    kw = dict(device="cpu", channels="all", test_time_flips=8)
+    ref = predict_affinities(raw, model, tile_shape=(64, 64, 64), margin=0, **kw)
+    # Averaging over all eight mirrorings: the prediction on a mirrored volume, mirrored back with the
+    # edge shift, is the same prediction (away from the k voxels at either end of a mirrored axis, whose
+    # edges leave the volume in one of the two frames).
+    flipped = predict_affinities(np.ascontiguousarray(raw[::-1, :, ::-1]), model, tile_shape=(64, 64, 64),
+                                 margin=0, **kw)
+    back = _unflip_affinities(flipped, (0, 2), offsets)
+    np.testing.assert_allclose(back[:, 9:-9, :, 9:-9], ref[:, 9:-9, :, 9:-9], atol=1e-5)
+    # The shift matters: without it the z edges are off by one voxel.
+    assert np.abs(np.flip(flipped, (1, 3))[0, 9:-9, :, 9:-9] - ref[0, 9:-9, :, 9:-9]).max() > 1e-3
+    tiled = predict_affinities(raw, model, tile_shape=(8, 16, 16), margin=max(receptive_radius(model.config)), **kw)
+    np.testing.assert_allclose(tiled, ref, atol=1e-5)
+    single = predict_affinities(raw, model, tile_shape=(64, 64, 64), margin=0, device="cpu", channels="all")
+    assert np.abs(single - ref).max() > 1e-4  # averaging changed something
+    with pytest.raises(NeuralscopeError):
+        predict_affinities(raw, model, test_time_flips=3)
+
+
 def test_dask_input_and_out_array_match_numpy():
     da = pytest.importorskip("dask.array")
     _, raw = voronoi_volume((16, 24, 24))

@@ -69,3 +69,17 @@ def test_shipped_synapse_model_finds_simulated_synapses():
     assert r["recall"] >= 0.6 and r["precision"] >= 0.5, r
     with pytest.raises(NeuralscopeError, match="threshold"):
         detect_synapses(raw, model, meta, threshold=1.5, device="cpu")
+
+
+def test_detection_streams_in_slabs_with_the_whole_volume_result():
+    model, meta = load_synapse_model()
+    raw, _ = simulate_synapse_volume(shape=(12, 64, 64), n_synapses=4, seed=4243)
+    meta1 = {**meta, "downsample": 1}
+    whole = detect_synapses(raw, model, meta1, device="cpu", slab_slices=64)
+    slabs = detect_synapses(raw, model, meta1, device="cpu", slab_slices=4, halo_slices=6)
+    assert len(whole) >= 2
+    cols = ["z", "y", "x"]
+    np.testing.assert_allclose(slabs.sort_values(cols)[cols].to_numpy(), whole.sort_values(cols)[cols].to_numpy(),
+                               atol=1e-4)
+    with pytest.raises(NeuralscopeError):
+        detect_synapses(raw, model, meta1, device="cpu", slab_slices=0)

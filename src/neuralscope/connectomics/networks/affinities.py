@@ -80,7 +80,8 @@ def _axis_tiles(n: int, max_core: int, margin: int, align: int) -> list[tuple[in
 def predict_affinities(raw: Any, model=None, *, tile_shape: tuple[int, int, int] = (128, 128, 128),
                        margin: int | tuple[int, int, int] = 24, channels: str = "nearest",
                        device: Any = "auto", normalize: str | tuple[float, float] = "volume",
-                       out: Any = None, progress: Callable[[int, int], None] | None = None) -> Any:
+                       out: Any = None, progress: Callable[[int, int], None] | None = None,
+                       test_time_flips: int = 1) -> Any:
     """Predict affinities for a 3-D EM volume, tile by tile.
 
     Each tile is read with ``margin`` voxels of context on every side that has data, run through
@@ -108,6 +109,9 @@ def predict_affinities(raw: Any, model=None, *, tile_shape: tuple[int, int, int]
         Pre-allocated ``(C, z, y, x)`` float32 target (numpy memmap, zarr) for volumes larger than memory.
     progress : callable(done, total), optional
         Called after each tile.
+    test_time_flips : {1, 2, 4, 8}
+        Average the prediction over this many mirrorings of each tile (identity, then flips of
+        z, y, x and their combinations; see :data:`FLIP_ORDER`). Costs that many network passes.
 
     Returns
     -------
@@ -119,13 +123,44 @@ def predict_affinities(raw: Any, model=None, *, tile_shape: tuple[int, int, int]
     if model is None:
         model, _ = load_affinity_model()
     n_out = 3 if channels == "nearest" else model.config.out_channels
+    offsets = model.config.extra.get("offsets") or [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
     return predict_tiled(raw, model, n_out, tile_shape=tile_shape, margin=margin, device=device,
-                         normalize=normalize, out=out, progress=progress)
+                         normalize=normalize, out=out, progress=progress, test_time_flips=test_time_flips,
+                         offsets=offsets)
+
+
+#: Mirrorings used by test-time averaging, in order (axes of (z, y, x) flipped).
+FLIP_ORDER: tuple[tuple[int, ...], ...] = ((), (0, 1, 2), (0,), (1, 2), (1,), (0, 2), (2,), (0, 1))
+
+
+def _unflip_affinities(prob: np.ndarray, flips: tuple[int, ...], offsets) -> np.ndarray:
+    """Map a prediction on a mirrored block back to the original frame.
+
+    On a block mirrored along axis ``d`` the network's edge "voxel and the one ``k`` before it"
+    is, after mirroring back, the edge to the voxel ``k`` *after* it; shifting by ``k`` restores
+    the convention. The ``k`` voxels at the block start get no value from this pass (they lie in
+    the tile margin, which is never written when ``margin >= k``); they keep the mirrored edge.
+    """
+    prob = np.flip(prob, tuple(f + 1 for f in flips))
+    out = np.array(prob)
+    for c in range(prob.shape[0]):
+        off = offsets[c] if c < len(offsets) else (0, 0, 0)
+        for d in flips:
+            k = int(off[d])
+            if k:
+                dst = [slice(None)] * 3
+                src = [slice(None)] * 3
+                dst[d], src[d] = slice(k, None), slice(None, -k)
+                shifted = out[c].copy()
+                shifted[tuple(dst)] = out[c][tuple(src)]
+                out[c] = shifted
+    return out
 
 
 def predict_tiled(raw: Any, model, n_out: int, *, tile_shape=(128, 128, 128), margin: int | tuple = 24,
                   device: Any = "auto", normalize: str | tuple[float, float] = "volume", out: Any = None,
-                  progress: Callable[[int, int], None] | None = None) -> Any:
+                  progress: Callable[[int, int], None] | None = None, test_time_flips: int = 1,
+                  offsets=None) -> Any:
     """Sigmoid of the first ``n_out`` output channels of ``model``, tile by tile.
 
     See :func:`predict_affinities` for the parameters; used by the affinity and synapse networks.
@@ -141,9 +176,15 @@ def predict_tiled(raw: Any, model, n_out: int, *, tile_shape=(128, 128, 128), ma
         raise NeuralscopeError("raw", "a non-empty volume", f"shape {raw.shape}")
     if np.dtype(raw.dtype).kind not in "uif":
         raise NeuralscopeError("raw", "numeric grey values", f"dtype {raw.dtype}")
+    if test_time_flips not in (1, 2, 4, 8):
+        raise NeuralscopeError("test_time_flips", "1, 2, 4 or 8", test_time_flips)
+    offsets = [tuple(int(v) for v in o) for o in (offsets or [])]
     config = model.config
     align = config.total_pool
     margins = (margin,) * 3 if np.isscalar(margin) else tuple(margin)
+    if test_time_flips > 1 and offsets:
+        # A mirrored pass reads each edge ``k`` voxels away: widen the context by the longest offset.
+        margins = tuple(int(m) + max(int(o[d]) for o in offsets) for d, m in enumerate(margins))
     margins = tuple(math.ceil(int(m) / a) * a for m, a in zip(margins, align))
     if normalize == "volume":
         mean, std = volume_stats(raw)
@@ -166,9 +207,18 @@ def predict_tiled(raw: Any, model, n_out: int, *, tile_shape=(128, 128, 128), ma
             # Beyond the volume: mirror (reflect needs > pad voxels; edge mode covers tiny volumes).
             mode = "reflect" if all(b > p[1] for b, p in zip(block.shape, pad)) else "edge"
             block = np.pad(block, pad, mode=mode)
-        x = torch.from_numpy((block - mean) / std)[None, None].to(dev)
-        with torch.inference_mode():
-            prob = torch.sigmoid(model(x)[0, :n_out]).float().cpu().numpy()
+        block = (block - mean) / std
+        prob = None
+        for flips in FLIP_ORDER[:test_time_flips]:
+            view = np.ascontiguousarray(np.flip(block, flips)) if flips else block
+            x = torch.from_numpy(view)[None, None].to(dev)
+            with torch.inference_mode():
+                p = torch.sigmoid(model(x)[0, :n_out]).float().cpu().numpy()
+            if flips:
+                p = _unflip_affinities(p, flips, offsets)
+            prob = p if prob is None else prob + p
+        if test_time_flips > 1:
+            prob /= test_time_flips
         core = tuple(slice(t[2] - t[0], t[3] - t[0]) for t in tile)
         target = tuple(slice(t[2], t[3]) for t in tile)
         out[(slice(None), *target)] = prob[(slice(None), *core)]

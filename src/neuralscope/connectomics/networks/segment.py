@@ -48,8 +48,8 @@ def segment_affinities(affinities: np.ndarray, agglomeration: dict | None = None
     affinities : ndarray, shape (3, z, y, x)
         Nearest-neighbour affinities.
     agglomeration : dict, optional
-        ``method`` ("mean" or "learned"), ``threshold``, ``seed_threshold`` and, for "learned",
-        ``edge_model`` (see :mod:`neuralscope.connectomics.networks.edges`).
+        ``method`` ("mean" or "learned"), ``threshold``, ``seed_threshold``, ``min_size`` (mean only:
+        smaller objects join their best neighbour) and, for "learned", ``edge_model`` (see :mod:`neuralscope.connectomics.networks.edges`).
     threshold, seed_threshold : float, optional
         Override the tuned values.
 
@@ -67,13 +67,14 @@ def segment_affinities(affinities: np.ndarray, agglomeration: dict | None = None
     if tuned.get("method", "mean") == "learned":
         fragments = watershed_fragments(affinities_to_boundary(affinities), seed_threshold=seed_threshold)
         return learned_agglomeration(fragments, affinities, tuned["edge_model"], threshold)
-    return affinities_to_segmentation(affinities, threshold=threshold, seed_threshold=seed_threshold)
+    return affinities_to_segmentation(affinities, threshold=threshold, seed_threshold=seed_threshold,
+                                      min_size=int(tuned.get("min_size", 0)))
 
 
 def segment_em(raw: Any, model=None, weights: str | Path | None = None, *, threshold: float | None = None,
                seed_threshold: float | None = None, device: Any = "auto",
                tile_shape: tuple[int, int, int] = (128, 128, 128), margin: int = 24,
-               return_affinities: bool = False) -> Any:
+               return_affinities: bool = False, test_time_flips: int | None = None) -> Any:
     """Dense neuron segmentation of an EM volume with the affinity U-Net.
 
     Parameters
@@ -92,6 +93,8 @@ def segment_em(raw: Any, model=None, weights: str | Path | None = None, *, thres
         Passed to :func:`~neuralscope.connectomics.networks.affinities.predict_affinities`.
     return_affinities : bool
         Also return the predicted affinities.
+    test_time_flips : {1, 2, 4, 8}, optional
+        Mirrorings averaged per tile (default: what the agglomeration was tuned with, else 1).
 
     Returns
     -------
@@ -104,6 +107,7 @@ def segment_em(raw: Any, model=None, weights: str | Path | None = None, *, thres
     if model is None:
         model, meta = load_affinity_model(weights)
         tuned = meta.get("agglomeration", {})
-    aff = predict_affinities(raw, model, tile_shape=tile_shape, margin=margin, device=device)
+    flips = int(test_time_flips if test_time_flips is not None else tuned.get("test_time_flips", 1))
+    aff = predict_affinities(raw, model, tile_shape=tile_shape, margin=margin, device=device, test_time_flips=flips)
     labels = segment_affinities(aff, tuned, threshold=threshold, seed_threshold=seed_threshold)
     return (labels, aff) if return_affinities else labels

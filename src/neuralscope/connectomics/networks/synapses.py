@@ -53,8 +53,24 @@ def downsample_volume(raw: Any, factor: int) -> np.ndarray:
     return vol[:, :y2, :x2].reshape(z, y2 // factor, factor, x2 // factor, factor).mean((2, 4))
 
 
+def downsampled_stats(raw: Any, factor: int, max_voxels: int = 2_000_000) -> tuple[float, float]:
+    """Mean and standard deviation of the in-plane down-sampled volume, from evenly spaced slices.
+
+    The network was trained on standardised down-sampled volumes; computing the statistics once
+    for the whole volume (a few slices read lazily) lets slabs of it be processed alike.
+    """
+    z, y, x = (int(v) for v in raw.shape)
+    per_slice = max(1, (y // max(factor, 1)) * (x // max(factor, 1)))
+    n = max(1, min(z, int(max_voxels // per_slice)))
+    picks = np.unique(np.linspace(0, z - 1, n).round().astype(int))
+    sample = downsample_volume(np.stack([np.asarray(raw[int(k)], dtype=np.float32) for k in picks]), factor)
+    std = float(sample.std())
+    return float(sample.mean()), std if std > 0 else 1.0
+
+
 def predict_synapse_probability(raw: Any, model=None, meta: dict | None = None, device: Any = "auto",
-                                tile_shape=(16, 256, 256), margin=(0, 32, 32)) -> np.ndarray:
+                                tile_shape=(16, 256, 256), margin=(0, 32, 32),
+                                normalize: tuple[float, float] | None = None) -> np.ndarray:
     """Synapse probability at the network's (down-sampled) resolution.
 
     Parameters
@@ -65,6 +81,8 @@ def predict_synapse_probability(raw: Any, model=None, meta: dict | None = None, 
         From :func:`load_synapse_model`; the shipped (simulated-data) model by default.
     device, tile_shape, margin
         As in :func:`~neuralscope.connectomics.networks.affinities.predict_affinities`.
+    normalize : (mean, std), optional
+        Statistics of the down-sampled grey values (default: :func:`downsampled_stats` of ``raw``).
 
     Returns
     -------
@@ -78,7 +96,8 @@ def predict_synapse_probability(raw: Any, model=None, meta: dict | None = None, 
         model, meta = load_synapse_model()
     factor = int((meta or {}).get("downsample", 1))
     small = downsample_volume(raw, factor)
-    return predict_tiled(small, model, 1, tile_shape=tile_shape, margin=margin, device=device)[0]
+    stats = normalize if normalize is not None else downsampled_stats(raw, factor)
+    return predict_tiled(small, model, 1, tile_shape=tile_shape, margin=margin, device=device, normalize=stats)[0]
 
 
 def probability_to_points(prob: np.ndarray, threshold: float = 0.5, min_size: int = 4) -> np.ndarray:
@@ -102,8 +121,8 @@ def probability_to_points(prob: np.ndarray, threshold: float = 0.5, min_size: in
 
 
 def detect_synapses(raw: Any, model=None, meta: dict | None = None, *, threshold: float | None = None,
-                    min_size: int = 4, device: Any = "auto"):
-    """Detect synapses in an EM volume.
+                    min_size: int = 4, device: Any = "auto", slab_slices: int = 64, halo_slices: int = 8):
+    """Detect synapses in an EM volume, streaming it in slabs of sections.
 
     Parameters
     ----------
@@ -117,6 +136,12 @@ def detect_synapses(raw: Any, model=None, meta: dict | None = None, *, threshold
         Smallest component kept (voxels at the network's resolution).
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    slab_slices : int
+        Sections read and processed at a time (memory grows with it). The network works per
+        section, so slabs give the same probabilities as the whole volume.
+    halo_slices : int
+        Extra sections on each side of a slab; a synapse is reported by the slab holding its
+        centroid, so results equal the whole-volume run for synapses spanning fewer sections.
 
     Returns
     -------
@@ -132,9 +157,24 @@ def detect_synapses(raw: Any, model=None, meta: dict | None = None, *, threshold
     threshold = float(threshold if threshold is not None else meta.get("threshold", 0.5))
     if not 0.0 < threshold < 1.0:
         raise NeuralscopeError("threshold", "a probability in (0, 1)", threshold)
+    if getattr(raw, "ndim", None) != 3 or min(raw.shape) == 0:
+        raise NeuralscopeError("raw", "a non-empty 3-D volume (z, y, x)", f"shape {getattr(raw, 'shape', None)}")
+    if slab_slices < 1 or halo_slices < 0:
+        raise NeuralscopeError("slab_slices", "a slab of >= 1 sections and a halo >= 0",
+                               f"{slab_slices}, {halo_slices}")
     factor = int(meta.get("downsample", 1))
-    prob = predict_synapse_probability(raw, model, meta, device=device)
-    pts = probability_to_points(prob, threshold, min_size)
+    stats = downsampled_stats(raw, factor)
+    n_z = int(raw.shape[0])
+    parts = []
+    for z0 in range(0, n_z, slab_slices):
+        z1 = min(n_z, z0 + slab_slices)
+        e0, e1 = max(0, z0 - halo_slices), min(n_z, z1 + halo_slices)
+        block = np.asarray(raw[e0:e1], dtype=np.float32)
+        prob = predict_synapse_probability(block, model, meta, device=device, normalize=stats)
+        found = probability_to_points(prob, threshold, min_size)
+        found[:, 0] += e0
+        parts.append(found[(found[:, 0] >= z0) & (found[:, 0] < z1)])
+    pts = np.concatenate(parts) if parts else np.zeros((0, 5))
     scale = np.array([1.0, factor, factor])
     # Block-mean pixel k covers full-resolution pixels [k f, (k + 1) f): its centre is k f + (f - 1) / 2.
     coords = pts[:, :3] * scale + np.array([0.0, (factor - 1) / 2, (factor - 1) / 2])
