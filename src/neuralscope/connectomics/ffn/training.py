@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from neuralscope.connectomics.ffn.model import POM_HIGH, POM_LOW, FFNModel, logit
-from neuralscope.connectomics.networks.training import augment
+from neuralscope.connectomics.networks.training import ResumableTrainer, augment
 from neuralscope.core.errors import NeuralscopeError
 
 #: The six face moves (axis, sign) of the movement policy.
@@ -61,7 +61,7 @@ def _masked_bce(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) 
     return (loss * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-class FFNTrainer:
+class FFNTrainer(ResumableTrainer):
     """Stateful FFN trainer: one :meth:`step` = one augmented batch, recurrent passes, an Adam update.
 
     Parameters
@@ -194,14 +194,3 @@ class FFNTrainer:
         with torch.no_grad():
             vals = [float(self._passes(*self._batch(raw, labels, rng, z_range, False))) for _ in range(n_batches)]
         return float(np.mean(vals))
-
-    def state_dict(self) -> dict:
-        """Everything needed to resume (model, optimiser, random generator)."""
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "rng": self.rng.bit_generator.state}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Resume from :meth:`state_dict`."""
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.rng.bit_generator.state = state["rng"]

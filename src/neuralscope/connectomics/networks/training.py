@@ -54,7 +54,22 @@ def sample_patch(raw: np.ndarray, labels: np.ndarray, shape: Sequence[int], rng:
     return raw[sl], labels[sl]
 
 
-class AffinityTrainer:
+class ResumableTrainer:
+    """Checkpointing shared by the trainers: subclasses set ``model``, ``optimizer`` and ``rng``."""
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume (model, optimiser, random generator)."""
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume from :meth:`state_dict`."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+
+
+class AffinityTrainer(ResumableTrainer):
     """Stateful trainer: one :meth:`step` = one augmented batch and an Adam update.
 
     Parameters
@@ -118,14 +133,3 @@ class AffinityTrainer:
         loss.backward()
         self.optimizer.step()
         return float(loss.detach())
-
-    def state_dict(self) -> dict:
-        """Everything needed to resume (model, optimiser, random generator)."""
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "rng": self.rng.bit_generator.state}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Resume from :meth:`state_dict`."""
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.rng.bit_generator.state = state["rng"]
