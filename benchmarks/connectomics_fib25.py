@@ -1,9 +1,10 @@
 """FIB-25 (training_sample2) held-out half: our U-Net + agglomeration vs the watershed
 over-segmentation and Google's published flood-filling-network result.
 
-Protocol (../shared/data/README.md): the network was trained on z < 100 and its
-agglomeration thresholds tuned on 100 <= z < 125 (scripts/train_affinities.py);
-scores here are on z >= 125 only (ground-truth id 0 ignored; every segmentation label,
+Protocol (../shared/data/README.md): the network was trained and its agglomeration
+tuned on z < 125 only (scripts/train_affinities.py: ``--protocol zslab`` trains on z < 100
+and validates on 100 <= z < 125; ``--protocol xsplit`` trains on z < 125, x < 150 and
+validates on z < 125, x >= 150; the weights say which); scores here are on z >= 125 only (ground-truth id 0 ignored; every segmentation label,
 0 included, is an ordinary segment). All three segmentations cover the whole cube and
 are restricted to the same half, as the references are. Throughput is end to end
 (normalisation, tiled affinity prediction, watershed, region graph, merging) on
@@ -84,7 +85,8 @@ def main(argv=None) -> int:
         predict_s.append(t1 - t0)
     best = int(np.argmin(times))
     result = {
-        "protocol": "trained z<100, tuned 100<=z<125, scored z>=125 (gt id 0 ignored)",
+        "protocol": f"trained on {meta.get('config', {}).get('extra', {}).get('trained_on', '?')}, "
+                    f"tuned on {tuned.get('tuned_on', '?')}, scored z>=125 (gt id 0 ignored)",
         "held_out": {
             "neuralscope_unet": scores(ours, gt),
             "watershed_oversegmentation": scores(watershed, gt),

@@ -32,6 +32,51 @@ REPO = Path(__file__).resolve().parents[1]
 EM_DIR = REPO.parent / "shared" / "data" / "em"
 TRAIN_Z = (0, 100)
 VAL_Z = (100, 125)
+HELD_OUT_Z = 125
+#: ``xsplit``: train on z < 125, x < XSPLIT_X; validate on z < 125, x >= XSPLIT_X -- a validation block
+#: with the held-out half's full z extent (125 slices), twice the voxels of the z slab.
+XSPLIT_X = 150
+
+
+def protocol_regions(protocol: str) -> dict:
+    """Training box, validation box and the predicted extent for a protocol (all within z < 125).
+
+    ``zslab``: train z < 100, validate 100 <= z < 125. ``xsplit``: train z < 125 and x < 150,
+    validate z < 125 and x >= 150. The held-out half (z >= 125) is never in either.
+    """
+    if protocol == "zslab":
+        return {"train": (slice(*TRAIN_Z), slice(None), slice(None)),
+                "val": (slice(*VAL_Z), slice(None), slice(None)), "predict_z": VAL_Z[1],
+                "trained_on": "FIB-25 training_sample2 z<100 (CC-BY 3.0)",
+                "validated_on": "FIB-25 training_sample2 100<=z<125"}
+    if protocol == "xsplit":
+        return {"train": (slice(0, HELD_OUT_Z), slice(None), slice(0, XSPLIT_X)),
+                "val": (slice(0, HELD_OUT_Z), slice(None), slice(XSPLIT_X, None)), "predict_z": HELD_OUT_Z,
+                "trained_on": f"FIB-25 training_sample2 z<125, x<{XSPLIT_X} (CC-BY 3.0)",
+                "validated_on": f"FIB-25 training_sample2 z<125, x>={XSPLIT_X}"}
+    raise ValueError(f"unknown protocol {protocol!r}")
+
+
+def region_arand(model, raw, gt, regions, thresholds, seed_threshold: float = 0.5, flips: int = 1) -> dict:
+    """Adapted Rand error on the validation box of mean-affinity merging at each threshold.
+
+    The whole of z < ``predict_z`` is predicted and segmented (the held-out half is cut off
+    before prediction), then the validation box is scored.
+    """
+    from neuralscope.connectomics.agglomeration import affinities_to_boundary, agglomerate, region_graph, watershed_fragments
+    from neuralscope.connectomics.metrics import evaluate_segmentation
+    from neuralscope.connectomics.networks.affinities import predict_affinities
+    from neuralscope.connectomics.networks.segment import apply_mapping
+
+    model.eval()
+    aff = predict_affinities(raw[: regions["predict_z"]], model, device="cpu", test_time_flips=flips)
+    frag = watershed_fragments(affinities_to_boundary(aff), seed_threshold=seed_threshold)
+    graph = region_graph(frag, aff)
+    truth = gt[regions["val"]]
+    scores = {t: float(evaluate_segmentation(apply_mapping(frag, agglomerate(graph, t))[regions["val"]],
+                                             truth).as_dict()["adapted_rand_error"]) for t in thresholds}
+    best_t = min(scores, key=scores.get)
+    return {"val_arand": scores[best_t], "val_arand_threshold": best_t}
 
 
 def load_fib25():
@@ -108,6 +153,8 @@ def main(argv=None) -> int:
                         "mean-affinity agglomeration (best of a few thresholds)")
     p.add_argument("--test-time-flips", type=int, default=1, choices=(1, 2, 4, 8),
                    help="tune the agglomeration on affinities averaged over this many mirrorings")
+    p.add_argument("--protocol", choices=("zslab", "xsplit"), default="zslab",
+                   help="zslab: train z<100, validate 100<=z<125; xsplit: train z<125 & x<150, validate z<125 & x>=150")
     p.add_argument("--tune-only", action="store_true",
                    help="skip training; tune the agglomeration of the exported weights on the validation slab")
     p.add_argument("--export", type=Path,
@@ -123,15 +170,18 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     raw, gt = load_fib25()
+    regions = protocol_regions(args.protocol)
     if args.tune_only:
-        return tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips)
-    mean, std = volume_stats(raw[: TRAIN_Z[1]])
+        return tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol)
+    mean, std = volume_stats(raw[regions["train"]])
     raw_std = ((raw.astype(np.float32) - mean) / std).astype(np.float32)
+    # The trainer samples patches from this box only, so no validation label is ever seen.
+    train_raw, train_gt = np.ascontiguousarray(raw_std[regions["train"]]), np.ascontiguousarray(gt[regions["train"]])
     widths = tuple(int(w) for w in args.widths.split(","))
     offsets = [list(o) for o in DEFAULT_OFFSETS]
     config = UNetConfig(out_channels=len(offsets), widths=widths, pool=((2, 2, 2),) * (len(widths) - 1),
-                        extra={"offsets": offsets, "trained_on": "FIB-25 training_sample2 z<100 (CC-BY 3.0)",
-                               "validated_on": "FIB-25 training_sample2 100<=z<125"})
+                        extra={"offsets": offsets, "trained_on": regions["trained_on"],
+                               "validated_on": regions["validated_on"], "protocol": args.protocol})
     model = UNet3d(config)
     trainer = AffinityTrainer(model, offsets, patch=(args.patch,) * 3, batch_size=args.batch_size, lr=args.lr,
                               seed=args.seed)
@@ -148,6 +198,8 @@ def main(argv=None) -> int:
         init = torch.load(args.init_from, map_location="cpu", weights_only=True)
         model.load_state_dict(init["state_dict"])
         print(f"initialised from {args.init_from}", flush=True)
+    if args.protocol == "xsplit" and args.select_by != "arand":
+        p.error("--protocol xsplit selects checkpoints by ARAND only")
     key = "val_arand" if args.select_by == "arand" else "val_loss"
     best.setdefault(key, float("inf"))
     arand_t = (0.5, 0.6, 0.7, 0.8, 0.9) if args.select_by == "arand" else ()
@@ -157,13 +209,16 @@ def main(argv=None) -> int:
     for step in range(start, args.steps):
         for g in trainer.optimizer.param_groups:
             g["lr"] = sched(step)
-        losses.append(trainer.step(raw_std, gt, TRAIN_Z))
+        losses.append(trainer.step(train_raw, train_gt))
         done = step + 1
         if done % 25 == 0:
             print(f"step {done} loss {np.mean(losses[-25:]):.4f} lr {sched(step):.2e} "
                   f"{(time.time() - t0) / max(1, done - start):.2f} s/step", flush=True)
         if done % args.validate_every == 0 or done == args.steps:
-            val = validation_loss(model, raw_std, gt, offsets, arand_thresholds=arand_t)
+            if args.protocol == "zslab":
+                val = validation_loss(model, raw_std, gt, offsets, arand_thresholds=arand_t)
+            else:  # no loss on the x block: ARAND is the selector
+                val = {"val_loss": float("nan"), **region_arand(model, raw, gt, regions, arand_t or (0.5, 0.6, 0.7, 0.8, 0.9))}
             val["step"] = done
             history.append(val)
             print(json.dumps(val), flush=True)
@@ -178,19 +233,20 @@ def main(argv=None) -> int:
         args.export.parent.mkdir(parents=True, exist_ok=True)
         torch.save(state, args.export)
         print(f"exported best (step {state['validation']['step']}) to {args.export}", flush=True)
-        tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips)
+        tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol)
     return 0
 
 
 def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=(0.3, 0.5, 0.7), flips: int = 1,
-                       min_sizes=(1000, 3000)) -> int:
-    """Pick the agglomeration (method and thresholds) on the validation slab; store it with the weights.
+                       min_sizes=(1000, 3000), protocol: str = "zslab") -> int:
+    """Pick the agglomeration (method and thresholds) on the validation box; store it with the weights.
 
     Affinities are predicted from z < 125 only (the volume is cut there, so the held-out half
     never enters). Two methods are tried: mean-affinity merging, and merging on a learned edge
-    score (logistic regression on face statistics, fitted on fragments of z < 100). The
-    segmentation of z < 125 is scored by adapted Rand error on 100 <= z < 125. Mean-affinity
-    merging is also tried with objects below ``min_sizes`` voxels joined to their best neighbour.
+    score (logistic regression on face statistics, fitted on fragments of the training box). The
+    segmentation of z < 125 is scored by adapted Rand error on the validation box (100 <= z < 125
+    for ``zslab``, x >= 150 for ``xsplit``). Mean-affinity merging is also tried with objects below
+    ``min_sizes`` voxels joined to their best neighbour.
     """
     import torch
 
@@ -214,12 +270,14 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
 
     thresholds = thresholds if thresholds is not None else [round(float(t), 2) for t in np.arange(0.3, 0.96, 0.05)]
     model, meta = load_affinity_model(weights)
-    aff = predict_affinities(raw[: VAL_Z[1]], model, device="cpu", test_time_flips=flips)
-    truth = gt[VAL_Z[0]:VAL_Z[1]]
+    regions = protocol_regions(protocol)
+    val, train = regions["val"], regions["train"]
+    aff = predict_affinities(raw[: regions["predict_z"]], model, device="cpu", test_time_flips=flips)
+    truth = gt[val]
     results = []
 
     def record(row, seg):
-        s = evaluate_segmentation(seg[VAL_Z[0]:], truth).as_dict()
+        s = evaluate_segmentation(seg[val], truth).as_dict()
         row.update({k: s[k] for k in ("vi_split", "vi_merge", "adapted_rand_error")})
         results.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "edge_model"}), flush=True)
@@ -233,17 +291,18 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
             for min_size in min_sizes:
                 record({"method": "mean", "seed_threshold": st, "threshold": t, "min_size": min_size},
                        _merge_small(seg, aff, min_size))
-        train_frag = watershed_fragments(affinities_to_boundary(aff[:, : TRAIN_Z[1]]), seed_threshold=st)
-        table = edge_features(train_frag, aff[:, : TRAIN_Z[1]])
-        edge_model = fit_edge_model(feature_matrix(table), edge_targets(table, train_frag, gt[: TRAIN_Z[1]]))
+        train_aff = np.ascontiguousarray(aff[(slice(None), *train)])
+        train_frag = watershed_fragments(affinities_to_boundary(train_aff), seed_threshold=st)
+        table = edge_features(train_frag, train_aff)
+        edge_model = fit_edge_model(feature_matrix(table), edge_targets(table, train_frag, gt[train]))
         for t in thresholds:
             record({"method": "learned", "seed_threshold": st, "threshold": t, "edge_model": edge_model},
                    learned_agglomeration(frag, aff, edge_model, t))
     best = min(results, key=lambda r: r["adapted_rand_error"])
-    print("best on the validation slab:", json.dumps({k: v for k, v in best.items() if k != "edge_model"}), flush=True)
+    print("best on the validation box:", json.dumps({k: v for k, v in best.items() if k != "edge_model"}), flush=True)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     best = json.loads(json.dumps(best, default=float))  # plain Python numbers: loadable with weights_only=True
-    state["agglomeration"] = {**best, "tuned_on": "FIB-25 100<=z<125 (edge model fitted on z<100)",
+    state["agglomeration"] = {**best, "tuned_on": f"{regions['validated_on']} (edge model fitted on the training box)",
                               "test_time_flips": flips}
     state["agglomeration"].pop("vi_split"), state["agglomeration"].pop("vi_merge")
     state["agglomeration"]["validation_adapted_rand_error"] = state["agglomeration"].pop("adapted_rand_error")

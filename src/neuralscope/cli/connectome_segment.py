@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from neuralscope.cli.groups import cli_state, connectome_app
+from neuralscope.connectomics.ffn_segment import FFN_MAX_VOXELS
 
 
 @connectome_app.command("segment")
@@ -19,7 +20,11 @@ def segment(
     out: Path = typer.Option(..., "--out", help="Folder for segmentation.zarr (uint64, 0 = background) and metrics.json."),
     truth: Optional[Path] = typer.Option(None, "--truth", help="Ground-truth labels (same formats and shape): adds VI and ARAND."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address, or 'local' for a LocalCluster (default: threads)."),
-    model: str = typer.Option("auto", "--model", help="auto, classical or unet (auto = unet when its weights are installed)."),
+    model: str = typer.Option("auto", "--model", help=(
+        "auto, classical, unet or ffn (auto = unet when its weights are installed). ffn: the flood-filling network "
+        f"with its shipped (undertrained) weights, one block, for small volumes only (at most {FFN_MAX_VOXELS:,} "
+        "voxels: it runs at a few thousand voxels/s on a CPU); --method, --threshold, --block, --halo, --scheduler, "
+        "--workers, --anisotropy and --test-time-flips do not apply to it.")),
     method: str = typer.Option("mean", "--method", help="Agglomeration: mean (descent fragments + one global merging, exact block-wise) or mutex (stitched blocks)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Merge threshold on the mean affinity (default: the model's tuned value)."),
     block: Optional[str] = typer.Option(None, "--block", help="Block size Z,Y,X for block-wise processing (default 128,256,256); with --method mean the result is the same for any block size."),
@@ -50,6 +55,7 @@ def synapses(
     radius: float = typer.Option(3.0, "--radius", help="Synapse radius (voxels) of the classical detector."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Detection threshold."),
     anisotropy: float = typer.Option(1.0, "--anisotropy", help="z voxel size relative to y/x."),
+    slab: int = typer.Option(64, "--slab", help="Sections read at a time (raw and segmentation are streamed in slabs; memory grows with it, the result does not change)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout."),
 ) -> None:
     """Detect synapses, assign pre/post partners to segments, write the neuron x neuron edge list."""
@@ -57,5 +63,5 @@ def synapses(
 
     st = cli_state()
     run_synapses(raw=raw, segmentation=segmentation, out=out, truth=truth, tolerance=tolerance, detector=detector,
-                 radius=radius, threshold=threshold, anisotropy=anisotropy, as_json=as_json,
-                 verbose=st["verbose"], quiet=st["quiet"])
+                 radius=radius, threshold=threshold, anisotropy=anisotropy, slab_slices=slab,
+                 as_json=as_json, verbose=st["verbose"], quiet=st["quiet"])

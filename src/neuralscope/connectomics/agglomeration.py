@@ -409,43 +409,39 @@ def affinities_to_segmentation(affinities: Any, threshold: float = 0.5, method: 
         fragments = watershed_fragments(relief, seed_threshold, min_seed_distance, sampling, mask)
         del relief
         graph = region_graph(fragments, aff)
-        labels = _apply_mapping(fragments, agglomerate(graph, threshold))
+        mapping = agglomerate(graph, threshold)
+        if min_size > 0:
+            labels = _merge_small(fragments, aff, min_size, graph, mapping)
+        else:
+            labels = _apply_mapping(fragments, mapping)
     else:
         raise NeuralscopeError("method", "'mean' or 'mutex'", method)
-    if min_size > 0:
+    if min_size > 0 and method == "mutex":
         labels = _merge_small(labels, aff, min_size)
     labels = relabel_consecutive(labels)[0]
     return (labels, fragments) if return_fragments else labels
 
 
-def _merge_small(labels: np.ndarray, aff: np.ndarray, min_size: int) -> np.ndarray:
-    for _ in range(3):  # a small object may first join another small one
-        sizes = pd.Series(labels.ravel()).value_counts()
-        small = set(sizes.index[(sizes < min_size) & (sizes.index != 0)].tolist())
-        if not small:
-            break
+def _merge_small(labels: np.ndarray, aff: np.ndarray, min_size: int, graph: RegionGraph | None = None,
+                 mapping: dict[int, int] | None = None) -> np.ndarray:
+    """Objects below ``min_size`` voxels join the neighbour of highest mean affinity (three rounds).
+
+    With ``graph`` (the region graph of ``labels``), the objects are ``labels`` relabelled by
+    ``mapping`` and the merging runs on the graph alone: object sizes are sums of fragment sizes,
+    the object graph is the fragment graph with its ends relabelled, and the voxels are touched
+    once, by the final relabelling.
+    """
+    from neuralscope.connectomics.exact_graph import merge_small_segments
+
+    if graph is None:
         graph = region_graph(labels, aff)
-        mean = graph.mean_affinity
-        best: dict[int, tuple[float, int]] = {}
-        for a, b, m in zip(graph.u.tolist(), graph.v.tolist(), mean.tolist()):
-            for x, y in ((a, b), (b, a)):
-                if x in small and (x not in best or m > best[x][0]):
-                    best[x] = (m, y)
-        if not best:
-            break
-        mapping: dict[int, int] = {}
-        for x, (_, y) in best.items():
-            mapping[x] = y
-        # Resolve chains a -> b -> c; break 2-cycles by keeping the larger id.
-        resolved = {}
-        for x in mapping:
-            seen, y = {x}, mapping[x]
-            while y in mapping and y not in seen:
-                seen.add(y)
-                y = mapping[y]
-            resolved[x] = max(seen) if y in seen else y
-        labels = _apply_mapping(labels, resolved)
-    return labels
+    top = int(labels.max()) if labels.size else 0
+    segment = np.arange(top + 1, dtype=np.int64)
+    if mapping:
+        segment = _apply_mapping(segment.astype(np.uint64), mapping).astype(np.int64)
+    sizes = np.bincount(labels.ravel(), minlength=top + 1)
+    segment = merge_small_segments(segment, sizes, graph, min_size, rounds=3)
+    return segment.astype(np.uint64)[labels]
 
 
 def boundary_to_segmentation(boundary: Any, threshold: float = 0.5, **kwargs: Any) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 from neuralscope.cli._common import Console, emit, to_json
 from neuralscope.core.errors import NeuralscopeError
 
-__all__ = ["parse_block", "run_segment", "run_synapses"]
+__all__ = ["SYNAPSE_HALO_SLICES", "assign_partners_slabs", "parse_block", "run_segment", "run_synapses"]
 
 
 def parse_block(text: str | None, name: str = "--block", minimum: int = 1) -> tuple[int, int, int] | None:
@@ -46,6 +46,17 @@ def _open_labels(path: Path, dataset: str | None, name: str, shape: tuple[int, .
     return labels
 
 
+def _check_ffn_options(**given: Any) -> None:
+    """``--model ffn`` runs one block on one device: options of the block-wise pipelines are errors."""
+    unused = {"method": "mean", "scheduler": None, "block": None, "halo": None, "workers": None, "threshold": None,
+              "test_time_flips": None, "anisotropy": 1.0}
+    for key, default in unused.items():
+        if given[key] != default:
+            option = "--" + key.replace("_", "-")
+            raise NeuralscopeError(option, f"no {option} with --model ffn (the flood-filling network segments one "
+                                   "block with its own settings; use --model unet or classical for it)", given[key])
+
+
 def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: str | None = None,
                 model: str = "auto", method: str = "mean", threshold: float | None = None, block: str | None = None,
                 halo: str | None = None, workers: int | None = None, dataset: str | None = None, anisotropy: float = 1.0,
@@ -76,14 +87,22 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
     if volume.dtype.kind not in "uif":
         raise NeuralscopeError("RAW", "a numeric grey-scale volume", f"dtype {volume.dtype}")
     truth_arr = _open_labels(truth, dataset, "--truth", volume.shape) if truth is not None else None
-    name = resolve_model(model)
+    name = resolve_model(model, allow_ffn=True)
+    if name == "ffn":
+        _check_ffn_options(method=method, scheduler=scheduler, block=block, halo=halo, workers=workers,
+                           threshold=threshold, test_time_flips=test_time_flips, anisotropy=anisotropy)
     console.info(f"{raw}: {tuple(volume.shape)} {volume.dtype}, model {name}")
     t0 = time.perf_counter()
     with atomic_directory(out) as staging:
-        result, info = segment_volume(volume, staging / "segmentation.zarr", model=name, threshold=threshold,
-                                      method=method, sampling=(anisotropy, 1.0, 1.0), block_shape=block_shape,
-                                      halo=halo_shape, scheduler=scheduler, n_workers=workers, progress=console.info,
-                                      test_time_flips=test_time_flips)
+        if name == "ffn":
+            from neuralscope.connectomics.ffn_segment import segment_ffn_volume
+
+            result, info = segment_ffn_volume(volume, staging / "segmentation.zarr", progress=console.info)
+        else:
+            result, info = segment_volume(volume, staging / "segmentation.zarr", model=name, threshold=threshold,
+                                          method=method, sampling=(anisotropy, 1.0, 1.0), block_shape=block_shape,
+                                          halo=halo_shape, scheduler=scheduler, n_workers=workers,
+                                          progress=console.info, test_time_flips=test_time_flips)
         seconds = time.perf_counter() - t0
         n_voxels = int(np.prod(volume.shape))
         res: dict[str, Any] = {
@@ -139,12 +158,61 @@ def _read_truth_synapses(path: Path):
     return table
 
 
+#: Sections of the network detector's halo around each slab (synapses spanning fewer sections are
+#: found exactly as in a whole-volume run).
+SYNAPSE_HALO_SLICES = 8
+
+
+def assign_partners_slabs(synapses: Any, segmentation: Any, radius: float, sampling: tuple[float, float, float],
+                          slab_slices: int):
+    """:func:`~neuralscope.connectomics.synapses.assign_partners` reading the segmentation in z slabs.
+
+    Each slab of sections is read with the search radius around it, and the synapses whose
+    (rounded) point lies in it are assigned there: the same result as on the whole volume, for
+    points without explicit ``pre_*`` / ``post_*`` columns.
+    """
+    import pandas as pd
+
+    from neuralscope.connectomics.synapses import assign_partners
+
+    table = synapses.reset_index(drop=True)
+    explicit = ("pre_z", "pre_y", "pre_x", "post_z", "post_y", "post_x")
+    if all(c in table.columns for c in explicit):  # explicit partner points may lie anywhere
+        return assign_partners(table, np.asarray(segmentation), radius=radius, sampling=sampling)
+    n_z = int(segmentation.shape[0])
+    reach = int(np.ceil(radius / sampling[0]))
+    z_index = np.clip(np.round(table["z"].to_numpy(np.float64)), 0, n_z - 1).astype(np.int64)
+    parts = []
+    for z0 in range(0, n_z, slab_slices):
+        z1 = min(n_z, z0 + slab_slices)
+        rows = np.flatnonzero((z_index >= z0) & (z_index < z1))
+        if not len(rows):
+            continue
+        # An even shift keeps numpy's round-half-to-even lookups on the same voxels.
+        e0 = max(0, z0 - reach)
+        e0 -= e0 % 2
+        e1 = min(n_z, z1 + reach)
+        local = table.iloc[rows].copy()
+        local["z"] = local["z"] - e0
+        block = np.asarray(segmentation[e0:e1])
+        done = assign_partners(local, block, radius=radius, sampling=sampling)
+        done["z"] = table["z"].to_numpy()[rows]
+        parts.append(done)
+    if not parts:
+        return assign_partners(table, np.zeros((1, 1, 1), np.uint64), radius=radius, sampling=sampling)
+    return pd.concat(parts).sort_index()
+
+
 def run_synapses(*, raw: Path, segmentation: Path, out: Path, truth: Path | None = None, tolerance: float = 5.0,
                  detector: str = "auto", radius: float = 3.0, threshold: float | None = None,
-                 anisotropy: float = 1.0, as_json: bool = False, verbose: int = 0, quiet: bool = False) -> dict:
-    """Detect synapses in ``raw``, assign partners in ``segmentation``, write the edge list."""
+                 anisotropy: float = 1.0, slab_slices: int = 64, as_json: bool = False, verbose: int = 0,
+                 quiet: bool = False) -> dict:
+    """Detect synapses in ``raw``, assign partners in ``segmentation``, write the edge list.
+
+    The raw volume and the segmentation are read in slabs of ``slab_slices`` sections (plus the
+    filters' reach), never whole.
+    """
     from neuralscope.connectomics.synapses import (
-        assign_partners,
         detect_synapses_classical,
         match_synapses,
         synapses_to_connectome,
@@ -166,19 +234,20 @@ def run_synapses(*, raw: Path, segmentation: Path, out: Path, truth: Path | None
     use_network = detector == "network" or (detector == "auto" and _network_detector_available())
     if detector == "network" and not _network_detector_available():
         raise NeuralscopeError("--detector", "classical (the synapse network's weights are not installed)", detector)
+    if slab_slices < 1:
+        raise NeuralscopeError("--slab", "a number of sections >= 1", slab_slices)
     t0 = time.perf_counter()
-    raw_arr = np.asarray(volume.compute())
     sampling = (anisotropy, 1.0, 1.0)
     if use_network:
         from neuralscope.connectomics.networks.synapses import detect_synapses
 
-        console.info("detector: synapse network (neuralscope.connectomics.networks)")
-        found = detect_synapses(raw_arr, threshold=threshold)
+        console.info(f"detector: synapse network (neuralscope.connectomics.networks), slabs of {slab_slices} sections")
+        found = detect_synapses(volume, threshold=threshold, slab_slices=slab_slices, halo_slices=SYNAPSE_HALO_SLICES)
     else:
-        console.info("detector: classical dark-blob detector")
-        found = detect_synapses_classical(raw_arr, radius=radius, sampling=sampling,
+        console.info(f"detector: classical dark-blob detector, slabs of {slab_slices} sections")
+        found = detect_synapses_classical(volume, radius=radius, sampling=sampling, slab_slices=slab_slices,
                                           **({"threshold": threshold} if threshold is not None else {}))
-    assigned = assign_partners(found, np.asarray(seg.compute()), radius=2 * radius, sampling=sampling)
+    assigned = assign_partners_slabs(found, seg, radius=2 * radius, sampling=sampling, slab_slices=slab_slices)
     connectome = synapses_to_connectome(assigned)
     res: dict[str, Any] = {
         "detector": "network" if use_network else "classical", "n_synapses": int(len(assigned)),

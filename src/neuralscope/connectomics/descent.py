@@ -146,6 +146,25 @@ def relief_from_affinities(affinities: np.ndarray, has_predecessor: tuple[bool, 
 def _compile() -> None:
     import numba
 
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def step(k, z, y, x):
+        # The neighbour in direction k (see DIRECTIONS): -z, -y, -x, +x, +y, +z.
+        if k == 0:
+            return z - 1, y, x
+        if k == 1:
+            return z, y - 1, x
+        if k == 2:
+            return z, y, x - 1
+        if k == 3:
+            return z, y, x + 1
+        if k == 4:
+            return z, y + 1, x
+        return z + 1, y, x
+
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def inside(z, y, x, nz, ny, nx):
+        return 0 <= z < nz and 0 <= y < ny and 0 <= x < nx
+
     @numba.njit(cache=True, nogil=True)
     def pointers(relief, z0, z1, y0, y1, x0, x1):
         # Direction (0..5, see DIRECTIONS) of each core voxel's lowest neighbour, -1 = a minimum.
@@ -157,20 +176,8 @@ def _compile() -> None:
                     best_val = relief[z, y, x]
                     best = -1
                     for k in range(6):
-                        zz, yy, xx = z, y, x
-                        if k == 0:
-                            zz -= 1
-                        elif k == 1:
-                            yy -= 1
-                        elif k == 2:
-                            xx -= 1
-                        elif k == 3:
-                            xx += 1
-                        elif k == 4:
-                            yy += 1
-                        else:
-                            zz += 1
-                        if zz < 0 or yy < 0 or xx < 0 or zz >= nz or yy >= ny or xx >= nx:
+                        zz, yy, xx = step(k, z, y, x)
+                        if not inside(zz, yy, xx, nz, ny, nx):
                             continue
                         v = relief[zz, yy, xx]
                         # Ties: a smaller global index wins; only backward neighbours (k < 3) are
@@ -201,22 +208,8 @@ def _compile() -> None:
                 if k == -1:
                     r = j
                     break
-                z = j // (ny * nx)
-                y = (j // nx) % ny
-                x = j % nx
-                if k == 0:
-                    z -= 1
-                elif k == 1:
-                    y -= 1
-                elif k == 2:
-                    x -= 1
-                elif k == 3:
-                    x += 1
-                elif k == 4:
-                    y += 1
-                else:
-                    z += 1
-                if z < 0 or y < 0 or x < 0 or z >= nz or y >= ny or x >= nx:
+                z, y, x = step(k, j // (ny * nx), (j // nx) % ny, j % nx)
+                if not inside(z, y, x, nz, ny, nx):
                     r = j  # the pointer leaves the core: this voxel ends the in-core tree
                     break
                 nxt = (z * ny + y) * nx + x

@@ -126,9 +126,13 @@ def histogram_features(u, v, value, count, sizes) -> dict[str, np.ndarray]:
     return out
 
 
-def merge_small_segments(segment: np.ndarray, sizes: np.ndarray, graph, min_size: int) -> np.ndarray:
-    """Segments (by fragment) below ``min_size`` voxels join the neighbour of highest mean affinity."""
-    for _ in range(5):  # a small segment may first join another small one
+def merge_small_segments(segment: np.ndarray, sizes: np.ndarray, graph, min_size: int, rounds: int = 5) -> np.ndarray:
+    """Segments (by fragment) below ``min_size`` voxels join the neighbour of highest mean affinity.
+
+    ``segment`` maps fragment id -> segment id, ``sizes`` fragment id -> voxels, ``graph`` is the
+    fragment region graph; ``rounds`` passes, since a small segment may first join another small one.
+    """
+    for _ in range(rounds):
         seg_size = np.bincount(segment, weights=sizes, minlength=int(segment.max()) + 1)
         a, b = segment[graph.u.astype(np.int64)], segment[graph.v.astype(np.int64)]
         keep = a != b

@@ -38,8 +38,8 @@ from neuralscope.connectomics.blockwise import BlockwiseResult, segment_blockwis
 from neuralscope.connectomics.boundaries import ClassicalBoundary
 from neuralscope.core.errors import NeuralscopeError
 
-__all__ = ["ClassicalSegmenter", "UNetSegmenter", "exact_settings", "resolve_model", "segment_volume",
-           "unet_available"]
+__all__ = ["ClassicalSegmenter", "UNetSegmenter", "exact_settings", "ffn_available", "resolve_model",
+           "segment_volume", "unet_available"]
 
 #: Settings of the classical pipeline chosen on FIB-25 z < 125 only (grid of
 #: benchmarks/connectomics_segmentation.py: closing 7/9/11, seed 0.3/0.5, threshold 0.3-0.5).
@@ -77,14 +77,37 @@ def unet_available() -> bool:
     return hasattr(affinities, "predict_affinities") and weights is not None and Path(weights).is_file()
 
 
-def resolve_model(model: str) -> str:
-    """``"auto"`` -> ``"unet"`` when available, else ``"classical"``; checks the name."""
-    if model not in ("auto", "classical", "unet"):
-        raise NeuralscopeError("--model", "one of auto, classical, unet", model)
+def ffn_available() -> bool:
+    """Whether the flood-filling network's shipped weights are installed."""
+    try:
+        from neuralscope.connectomics.ffn.model import SHIPPED_WEIGHTS
+    except ImportError:
+        return False
+    return Path(SHIPPED_WEIGHTS).is_file()
+
+
+def resolve_model(model: str, allow_ffn: bool = False) -> str:
+    """``"auto"`` -> ``"unet"`` when available, else ``"classical"``; checks the name.
+
+    Parameters
+    ----------
+    model : {"auto", "classical", "unet", "ffn"}
+        Requested model.
+    allow_ffn : bool
+        Accept ``"ffn"`` (the flood-filling network, run by
+        :func:`~neuralscope.connectomics.ffn_segment.segment_ffn_volume`, not by
+        :func:`segment_volume`). ``"auto"`` never picks it.
+    """
+    names = ("auto", "classical", "unet", "ffn") if allow_ffn else ("auto", "classical", "unet")
+    if model not in names:
+        hint = "" if allow_ffn or model != "ffn" else " (ffn: neuralscope.connectomics.ffn_segment.segment_ffn_volume)"
+        raise NeuralscopeError("--model", "one of " + ", ".join(names) + hint, model)
     if model == "auto":
         return "unet" if unet_available() else "classical"
     if model == "unet" and not unet_available():
         raise NeuralscopeError("--model", "classical (the U-Net weights are not installed)", model)
+    if model == "ffn" and not ffn_available():
+        raise NeuralscopeError("--model", "unet or classical (the FFN weights are not installed)", model)
     return model
 
 

@@ -221,7 +221,8 @@ def synapses_to_connectome(assigned: pd.DataFrame, name: str = "em-synapses"):
 
 
 def detect_synapses_classical(raw: Any, radius: float = 3.0, threshold: float = 2.25,
-                              sampling: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> pd.DataFrame:
+                              sampling: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                              slab_slices: int | None = None) -> pd.DataFrame:
     """Dark blobs of about ``radius``: a classical synaptic-density detector (no training).
 
     Synaptic densities (T-bars, PSDs) are the darkest compact structures in EM, darker than the
@@ -232,13 +233,18 @@ def detect_synapses_classical(raw: Any, radius: float = 3.0, threshold: float = 
     Parameters
     ----------
     raw : array-like (z, y, x)
-        Grey-scale EM (dark densities).
+        Grey-scale EM (dark densities): numpy, or dask / zarr when ``slab_slices`` is given.
     radius : float
         Blob radius (physical units).
     threshold : float
         Darkness threshold in robust standard deviations (higher = fewer detections).
     sampling : tuple of float
         Voxel size (z, y, x).
+    slab_slices : int, optional
+        Stream the volume in slabs of this many sections (plus the filters' reach) instead of
+        reading it whole. The smoothed volume goes to a temporary float32 zarr (4 bytes per
+        voxel on disk) and the median and MAD are exact order statistics found by histogram
+        passes over it, so the detections are identical to the in-memory run.
 
     Returns
     -------
@@ -247,20 +253,115 @@ def detect_synapses_classical(raw: Any, radius: float = 3.0, threshold: float = 
     """
     from scipy import ndimage as ndi
 
-    img = np.asarray(raw, np.float32)
-    if img.ndim != 3 or img.size == 0:
-        raise NeuralscopeError("raw", "a non-empty 3-D volume", f"shape {img.shape}")
     if not radius > 0:
         raise NeuralscopeError("radius", "a radius > 0", radius)
     scale = np.asarray(sampling, np.float64)
-    smooth = ndi.gaussian_filter(img, radius / 3.0 / scale)
+    sigma = radius / 3.0 / scale
+    size = tuple(max(1, int(2 * np.ceil(radius / s)) + 1) for s in scale)
+    if slab_slices is not None:
+        return _detect_classical_slabs(raw, sigma, size, threshold, int(slab_slices))
+    img = np.asarray(raw, np.float32)
+    if img.ndim != 3 or img.size == 0:
+        raise NeuralscopeError("raw", "a non-empty 3-D volume", f"shape {img.shape}")
+    smooth = ndi.gaussian_filter(img, sigma)
     med = float(np.median(smooth))
     spread = float(np.median(np.abs(smooth - med))) * 1.4826 or 1.0
     darkness = (med - smooth) / spread
-    size = tuple(max(1, int(2 * np.ceil(radius / s)) + 1) for s in scale)
     peaks = (smooth == ndi.minimum_filter(smooth, size=size)) & (darkness > threshold)
-    zyx = np.argwhere(peaks)
-    score = darkness[peaks]
+    return _detections(np.argwhere(peaks), darkness[peaks])
+
+
+def _detections(zyx: np.ndarray, score: np.ndarray) -> pd.DataFrame:
     order = np.argsort(-score, kind="stable")
     return pd.DataFrame({"z": zyx[order, 0].astype(float), "y": zyx[order, 1].astype(float),
                          "x": zyx[order, 2].astype(float), "score": score[order]})
+
+
+def _slabs(n: int, slab: int, reach: int):
+    """(core start, core stop, read start, read stop) along z."""
+    for z0 in range(0, n, slab):
+        z1 = min(n, z0 + slab)
+        yield z0, z1, max(0, z0 - reach), min(n, z1 + reach)
+
+
+def _streamed_median(read: Any, n: int, bins: int = 65536) -> float:
+    """``float(np.median(values))`` of float32 values streamed by ``read()`` (an iterable factory).
+
+    Exact: a min/max pass, a histogram pass that finds the bins of the two middle order
+    statistics, and a pass that gathers the values of those bins (plus their neighbours, against
+    rounding at bin edges) and selects inside them.
+    """
+    lo, hi = np.inf, -np.inf
+    for v in read():
+        if v.size:
+            lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+    ks = ((n - 1) // 2, n // 2)
+    if lo == hi:
+        return lo
+    edges = np.linspace(lo, hi, bins + 1)
+    counts = np.zeros(bins, np.int64)
+    for v in read():
+        counts += np.histogram(v, bins=bins, range=(lo, hi))[0]  # uniform bins: no sort
+    cum = np.cumsum(counts)
+    first, last = (int(np.searchsorted(cum, k, side="right")) for k in ks)
+    a, b = edges[max(first - 1, 0)], edges[min(last + 2, bins)]
+    below, inside = 0, []
+    for v in read():
+        below += int(np.count_nonzero(v < a))
+        inside.append(v[(v >= a) & (v <= b)])
+    values = np.concatenate(inside)
+    if not (below <= ks[0] and ks[1] < below + len(values)):  # cannot happen unless the edges misbehave
+        values, below = np.concatenate(list(read())), 0
+    part = np.partition(values, [ks[0] - below, ks[1] - below])
+    # np.median of float32 data: the float32 mean of the two middle values.
+    return float(np.mean(np.array([part[ks[0] - below], part[ks[1] - below]], np.float32)))
+
+
+def _detect_classical_slabs(raw: Any, sigma: np.ndarray, size: tuple[int, ...], threshold: float,
+                            slab: int) -> pd.DataFrame:
+    import tempfile
+
+    import zarr
+    from scipy import ndimage as ndi
+
+    shape = tuple(int(v) for v in getattr(raw, "shape", ()))
+    if len(shape) != 3 or min(shape) == 0:
+        raise NeuralscopeError("raw", "a non-empty 3-D volume", f"shape {shape}")
+    if slab < 1:
+        raise NeuralscopeError("slab_slices", "a slab of >= 1 sections", slab)
+    n_z = shape[0]
+    # scipy's Gaussian reaches int(4 sigma + 0.5) voxels: that many sections make a slab exact.
+    reach = int(4.0 * float(sigma[0]) + 0.5)
+    half = size[0] // 2
+    with tempfile.TemporaryDirectory(prefix="neuralscope-synapses-") as tmp:
+        # Uncompressed: smoothed grey values hardly compress, and the slabs are read six times.
+        store = zarr.create_array(f"{tmp}/smooth.zarr", shape=shape, chunks=(slab, *shape[1:]), dtype=np.float32,
+                                  compressors=None)
+        for z0, z1, e0, e1 in _slabs(n_z, slab, reach):
+            block = np.asarray(raw[e0:e1], np.float32)
+            store[z0:z1] = ndi.gaussian_filter(block, sigma)[z0 - e0:z1 - e0]
+
+        def smoothed():
+            for z0, z1, _, _ in _slabs(n_z, slab, 0):
+                yield store[z0:z1]
+
+        med = _streamed_median(smoothed, int(np.prod(shape)))
+
+        def deviations():
+            for v in smoothed():
+                yield np.abs(v - med)
+
+        spread = _streamed_median(deviations, int(np.prod(shape))) * 1.4826 or 1.0
+        found, scores = [], []
+        for z0, z1, e0, e1 in _slabs(n_z, slab, half):
+            smooth = store[e0:e1]
+            core = slice(z0 - e0, z1 - e0)
+            minimum = ndi.minimum_filter(smooth, size=size)[core]
+            smooth = smooth[core]
+            darkness = (med - smooth) / spread
+            peaks = (smooth == minimum) & (darkness > threshold)
+            zyx = np.argwhere(peaks)
+            zyx[:, 0] += z0
+            found.append(zyx)
+            scores.append(darkness[peaks])
+    return _detections(np.concatenate(found), np.concatenate(scores))

@@ -130,3 +130,22 @@ def test_bad_input():
         affinities_to_segmentation(np.ones((3, 2, 2, 2)), method="nope")
     with pytest.raises(NeuralscopeError, match="threshold"):
         agglomerate(RegionGraph.concatenate([]), threshold=2.0)
+
+
+def test_small_objects_merge_on_the_graph_as_on_the_voxels():
+    from neuralscope.connectomics.agglomeration import _apply_mapping, _merge_small, watershed_fragments
+
+    vol = simulate_em_volume(shape=(16, 48, 48), n_cells=10, random_state=4)
+    aff = boundary_to_affinities(ClassicalBoundary().fit_transform(vol.raw))
+    frag = watershed_fragments(affinities_to_boundary(aff), seed_threshold=0.5)
+    graph = region_graph(frag, aff)
+    mapping = agglomerate(graph, 0.9)  # a high threshold leaves many small objects
+    objects = _apply_mapping(frag, mapping)
+    sizes = np.bincount(objects.ravel())
+    min_size = int(np.percentile(sizes[sizes > 0], 60))
+    on_voxels = _merge_small(objects, aff, min_size)
+    on_graph = _merge_small(frag, aff, min_size, graph, mapping)
+    assert variation_of_information(on_voxels, on_graph) == pytest.approx((0.0, 0.0), abs=1e-12)
+    after = np.bincount(on_graph.ravel())
+    assert len(np.unique(on_graph)) < len(np.unique(objects))  # something merged
+    assert (after[after > 0] < min_size).sum() < (sizes[sizes > 0] < min_size).sum()

@@ -29,6 +29,13 @@ def _find(parent: np.ndarray, i: int) -> int:
     return root
 
 
+def _same_shape(seg_a: Any, seg_b: Any) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(seg_a), np.asarray(seg_b)
+    if a.shape != b.shape:
+        raise NeuralscopeError("seg_b", f"shape {a.shape}", b.shape)
+    return a, b
+
+
 def consensus_merge(seg_a: Any, seg_b: Any, merge_overlap: float = 0.5) -> np.ndarray:
     """Combine two segmentations of one volume (0 = not segmented) into one.
 
@@ -44,9 +51,7 @@ def consensus_merge(seg_a: Any, seg_b: Any, merge_overlap: float = 0.5) -> np.nd
     numpy.ndarray of uint64
         Consecutive ids from 1, 0 where neither run segmented the voxel.
     """
-    a, b = np.asarray(seg_a), np.asarray(seg_b)
-    if a.shape != b.shape:
-        raise NeuralscopeError("seg_b", f"shape {a.shape}", b.shape)
+    a, b = _same_shape(seg_a, seg_b)
     if not 0 < merge_overlap <= 1:
         raise NeuralscopeError("merge_overlap", "a value in (0, 1]", merge_overlap)
     a_ids, a_inv = np.unique(a.ravel(), return_inverse=True)
@@ -94,9 +99,7 @@ def consensus_split(seg_a: Any, seg_b: Any) -> np.ndarray:
     """
     from skimage.measure import label
 
-    a, b = np.asarray(seg_a), np.asarray(seg_b)
-    if a.shape != b.shape:
-        raise NeuralscopeError("seg_b", f"shape {a.shape}", b.shape)
+    a, b = _same_shape(seg_a, seg_b)
     _, ai = np.unique(a, return_inverse=True)
     _, bi = np.unique(b, return_inverse=True)
     pair = ai.reshape(a.shape).astype(np.int64) * (int(bi.max()) + 1) + bi.reshape(b.shape) + 1
