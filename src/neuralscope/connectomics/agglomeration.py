@@ -21,7 +21,6 @@ and repulsive long-range edges instead.
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from typing import Any
 
@@ -286,53 +285,16 @@ def agglomerate(graph: RegionGraph, threshold: float) -> dict[int, int]:
     """
     if not 0.0 <= threshold <= 1.0:
         raise NeuralscopeError("threshold", "a value in [0, 1]", threshold)
-    parent: dict[int, int] = {}
+    from neuralscope.connectomics._kernels import mean_affinity_merges
 
-    def find(x: int) -> int:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:  # path compression
-            parent[x], x = root, parent[x]
-        return root
-
-    adjacency: dict[int, dict[int, list[float]]] = {}
-    heap: list[tuple[float, int, int]] = []
-    mean = graph.mean_affinity
-    for a, b, s, n, m in zip(graph.u.tolist(), graph.v.tolist(), graph.affinity_sum.tolist(),
-                             graph.n_faces.tolist(), mean.tolist()):
-        entry = [s, n]  # one list shared by both directions, updated in place
-        adjacency.setdefault(a, {})[b] = entry
-        adjacency.setdefault(b, {})[a] = entry
-        if m > threshold:
-            heap.append((-m, a, b))
-    heapq.heapify(heap)
-    while heap:
-        neg, a, b = heapq.heappop(heap)
-        if find(a) != a or find(b) != b or b not in adjacency.get(a, {}):
-            continue  # stale: one side was merged away since
-        s, n = adjacency[a][b]
-        if abs(s / n + neg) > 1e-12:
-            continue  # stale score
-        # Merge the smaller neighbourhood into the larger one.
-        if len(adjacency[a]) < len(adjacency[b]):
-            a, b = b, a
-        parent[b] = a
-        nb_a, nb_b = adjacency[a], adjacency.pop(b)
-        del nb_a[b]
-        for c, (sc, nc) in nb_b.items():
-            if c == a:
-                continue
-            del adjacency[c][b]
-            entry = nb_a.get(c)
-            if entry is None:
-                entry = nb_a[c] = [0.0, 0]
-                adjacency[c][a] = entry
-            entry[0] += sc
-            entry[1] += nc
-            if entry[0] / entry[1] > threshold:
-                heapq.heappush(heap, (-entry[0] / entry[1], a, c))
-    return {x: find(x) for x in list(parent)}
+    if len(graph) == 0:
+        return {}
+    # Dense node numbers in id order, so ties (smaller pair first) break as on the ids.
+    ids, inverse = np.unique(np.concatenate([graph.u, graph.v]), return_inverse=True)
+    root = mean_affinity_merges(inverse[: len(graph)], inverse[len(graph):], graph.affinity_sum, graph.n_faces,
+                                len(ids), threshold)
+    moved = np.flatnonzero(root != np.arange(len(ids)))
+    return dict(zip(ids[moved].tolist(), ids[root[moved]].tolist()))
 
 
 def _apply_mapping(labels: np.ndarray, mapping: dict[int, int]) -> np.ndarray:

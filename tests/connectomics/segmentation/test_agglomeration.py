@@ -149,3 +149,63 @@ def test_small_objects_merge_on_the_graph_as_on_the_voxels():
     after = np.bincount(on_graph.ravel())
     assert len(np.unique(on_graph)) < len(np.unique(objects))  # something merged
     assert (after[after > 0] < min_size).sum() < (sizes[sizes > 0] < min_size).sum()
+
+
+def _reference_agglomerate(u, v, sums, counts, threshold):
+    """Plain-Python hierarchical mean-affinity merging: the compiled kernel must agree exactly."""
+    import heapq
+
+    parent, adjacency, heap = {}, {}, []
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b, s, n in zip(u, v, sums, counts):
+        entry = [s, n]
+        adjacency.setdefault(a, {})[b] = entry
+        adjacency.setdefault(b, {})[a] = entry
+        if s / n > threshold:
+            heap.append((-s / n, a, b))
+    heapq.heapify(heap)
+    while heap:
+        neg, a, b = heapq.heappop(heap)
+        if find(a) != a or find(b) != b or b not in adjacency.get(a, {}):
+            continue
+        s, n = adjacency[a][b]
+        if abs(s / n + neg) > 1e-12:
+            continue
+        if len(adjacency[a]) < len(adjacency[b]):
+            a, b = b, a
+        parent[b] = a
+        del adjacency[a][b]
+        for c, (sc, nc) in adjacency.pop(b).items():
+            if c == a:
+                continue
+            del adjacency[c][b]
+            entry = adjacency[a].setdefault(c, [0.0, 0])
+            adjacency[c][a] = entry
+            entry[0] += sc
+            entry[1] += nc
+            if entry[0] / entry[1] > threshold:
+                heapq.heappush(heap, (-entry[0] / entry[1], a, c))
+    return {x: find(x) for x in parent}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_compiled_agglomeration_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    n_nodes, n_edges = 300, 1500
+    pairs = np.unique(np.sort(rng.integers(1, n_nodes, (n_edges, 2)) * 7, axis=1), axis=0)  # sparse ids
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    counts = rng.integers(1, 6, len(pairs))
+    sums = np.round(rng.uniform(0, 1, len(pairs)) * 4) / 4 * counts  # many exactly tied means
+    graph = RegionGraph(pairs[:, 0].astype(np.uint64), pairs[:, 1].astype(np.uint64), sums.astype(np.float64),
+                        counts.astype(np.int64))
+    for threshold in (0.2, 0.5, 0.8):
+        got = agglomerate(graph, threshold)
+        want = _reference_agglomerate(pairs[:, 0].tolist(), pairs[:, 1].tolist(), sums.tolist(), counts.tolist(),
+                                      threshold)
+        assert got == want
+        assert len(got) > 0
