@@ -13,7 +13,7 @@
 ``--fib25`` instead measures quality on the real FIB-25 cube (``../shared/data/em``) with the
 shipped U-Net, the exact pipeline (settings of ``pipeline.exact_settings``, chosen on z < 125)
 next to the seeded-watershed ``networks.segment.segment_affinities``: (a) the tuning protocol --
-segment raw[:125], score 100 <= z < 125; (b) the whole cube scored on the held-out z >= 125; and
+segment raw[:125], score the weights' validation box (100 <= z < 125, or x >= 150 for ``xsplit``); (b) the whole cube scored on the held-out z >= 125; and
 checks that a block-wise end-to-end run on the cube (U-Net tiles included) equals the single block.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/connectomics_blockwise.py \\
@@ -21,7 +21,7 @@ checks that a block-wise end-to-end run on the cube (U-Net tiles included) equal
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/connectomics_blockwise.py --fib25
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/connectomics_blockwise.py --fib25 --tune   # re-tune
 
-``--fib25 --tune`` re-chooses (sigma, threshold, min_size) for new weights on z < 125 only and prints
+``--fib25 --tune`` re-chooses (sigma, threshold, min_size) for new weights on their validation box and prints
 the ``meta["agglomeration"]["exact"]`` entry that :func:`neuralscope.connectomics.pipeline.exact_settings`
 reads from the weights file.
 """
@@ -98,8 +98,19 @@ def run_child(raw: Path, out: Path, block: str, limit_gib: float, model: str, wo
     return json.loads(lines[-1])
 
 
+def _validation_box(meta: dict) -> tuple[str, tuple]:
+    """The protocol the weights were trained under and its validation box (always within z < 125)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_affinities", REPO / "scripts" / "train_affinities.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    protocol = meta.get("config", {}).get("extra", {}).get("protocol", "zslab")
+    return protocol, train.protocol_regions(protocol)["val"]
+
+
 def tune_fib25(json_path: Path | None) -> int:
-    """Grid of the exact pipeline's settings on FIB-25: segment raw[:125], score 100 <= z < 125 only."""
+    """Grid of the exact pipeline's settings on FIB-25: segment raw[:125], score the weights' validation box."""
     import importlib.util
 
     from neuralscope.connectomics.exact import fragment_graph
@@ -115,6 +126,7 @@ def tune_fib25(json_path: Path | None) -> int:
     raw, gt, _, _ = mod.load_fib25_training_sample2()
     raw, gt = raw[:125], gt[:125].astype(np.int64)
     model, meta = load_affinity_model()
+    protocol, val = _validation_box(meta)
     tuned = meta.get("agglomeration", {}) or {}
     edge_model = tuned.get("edge_model") if tuned.get("method") == "learned" else None
     flips = int(tuned.get("test_time_flips", 1))
@@ -126,13 +138,13 @@ def tune_fib25(json_path: Path | None) -> int:
         for min_size in (0, 200):
             for threshold in np.round(np.arange(0.4, 0.951, 0.05), 2):
                 seg = final_segments(graph, int(fragments.max()), sizes, float(threshold), min_size)[fragments]
-                s = evaluate_segmentation(seg[100:125], gt[100:125])
+                s = evaluate_segmentation(seg[val], gt[val])
                 rows.append({"sigma": sigma, "threshold": float(threshold), "min_size": min_size,
                              "vi_split": round(s.vi_split, 4), "vi_merge": round(s.vi_merge, 4),
                              "adapted_rand_error": round(s.adapted_rand_error, 4)})
                 print(rows[-1], flush=True)
     best = min(rows, key=lambda r: r["adapted_rand_error"])
-    print("best on 100 <= z < 125:", best)
+    print(f"best on the {protocol} validation box {val}:", best)
     print("store with the weights as meta['agglomeration']['exact'] =",
           json.dumps({k: best[k] for k in ("sigma", "threshold", "min_size")}))
     if json_path:
@@ -162,8 +174,10 @@ def fib25(block: tuple[int, int, int], json_path: Path | None) -> int:
     edge_model = tuned.get("edge_model") if tuned.get("method") == "learned" else None
     work = Path(tempfile.mkdtemp(prefix="ns-fib25-"))
 
-    def score(seg, lo, hi):
-        s = evaluate_segmentation(seg[lo:hi], gt[lo:hi])
+    protocol, val = _validation_box(meta)
+
+    def score(seg, box):
+        s = evaluate_segmentation(seg[box], gt[box])
         return {"vi_split": round(s.vi_split, 4), "vi_merge": round(s.vi_merge, 4),
                 "adapted_rand_error": round(s.adapted_rand_error, 4)}
 
@@ -181,9 +195,10 @@ def fib25(block: tuple[int, int, int], json_path: Path | None) -> int:
     result: dict = {"settings": settings, "seeded_agglomeration": {k: tuned.get(k) for k in ("method", "threshold",
                                                                                             "seed_threshold")}}
     _, seeded, exact, secs = both(raw[:125])
-    result["tuning_slab_100_125"] = {"segment_affinities": score(seeded, 100, 125), "exact": score(exact, 100, 125)}
+    result["validation_box"] = {"protocol": protocol, "segment_affinities": score(seeded, val), "exact": score(exact, val)}
     aff, seeded, exact, secs = both(raw)
-    result["held_out_z125"] = {"segment_affinities": score(seeded, 125, None), "exact": score(exact, 125, None)}
+    held_out = (slice(125, None),)
+    result["held_out_z125"] = {"segment_affinities": score(seeded, held_out), "exact": score(exact, held_out)}
     result["agglomeration_seconds_whole_cube"] = {"segment_affinities": round(secs[0], 2), "exact": round(secs[1], 2)}
     t0 = time.perf_counter()
     unet = UNetAffinities(_volume_stats(raw), device="cpu")
@@ -202,7 +217,8 @@ def fib25(block: tuple[int, int, int], json_path: Path | None) -> int:
         "voxels_per_second": round(raw.size / seconds, 0),
         "affinities_equal_predict_affinities": bool(np.array_equal(kept, quantize_affinities(aff))),
         "equals_single_block": bool(np.array_equal(blocks, exact)), "n_segments": res.n_segments}
-    for name, part in (("tuning slab 100 <= z < 125 (segmenting raw[:125])", result["tuning_slab_100_125"]),
+    for name, part in ((f"validation box {val} of {protocol} (segmenting raw[:125])",
+                        {k: v for k, v in result["validation_box"].items() if k != "protocol"}),
                        ("held-out z >= 125 (whole cube)", result["held_out_z125"])):
         print(name)
         for k, s in part.items():
