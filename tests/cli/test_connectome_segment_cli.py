@@ -70,6 +70,20 @@ def test_synapses_command(em, tmp_path, capsys):
     assert list(edges.columns) == ["pre", "post", "weight"] and edges["weight"].sum() == res["n_assigned"]
 
 
+def test_synapses_auto_detector_follows_anisotropy(em, tmp_path, capsys):
+    from neuralscope.connectomics.commands import _network_detector_available
+
+    folder, _ = em
+    base = ["-q", "connectome", "synapses", str(folder / "raw.npy"), "--segmentation", str(folder / "truth.npy"),
+            "--json"]
+    code, stdout, err = _run(base + ["--out", str(tmp_path / "iso")], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["detector"] == "classical"  # isotropic: the per-section network is not used
+    code, stdout, err = _run(base + ["--anisotropy", "5", "--out", str(tmp_path / "aniso")], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["detector"] == ("network" if _network_detector_available() else "classical")
+
+
 def _bad_inputs(folder, tmp_path):
     from neuralscope.connectomics.volumes import write_zarr
 

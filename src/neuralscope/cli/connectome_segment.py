@@ -51,7 +51,7 @@ def synapses(
     out: Path = typer.Option(..., "--out", help="Folder for synapses.csv, edges.csv and metrics.json."),
     truth: Optional[Path] = typer.Option(None, "--truth", help="CSV of true synapses (z, y, x[, pre_id, post_id]): adds precision/recall."),
     tolerance: float = typer.Option(5.0, "--tolerance", help="Distance (voxels) within which a detection matches a true synapse."),
-    detector: str = typer.Option("auto", "--detector", help="auto, classical or network (auto = network when its weights are installed)."),
+    detector: str = typer.Option("auto", "--detector", help="auto, classical or network (auto = network for anisotropic volumes, --anisotropy > 1, when its weights are installed; classical otherwise)."),
     radius: float = typer.Option(3.0, "--radius", help="Synapse radius (voxels) of the classical detector."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Detection threshold."),
     anisotropy: float = typer.Option(1.0, "--anisotropy", help="z voxel size relative to y/x."),

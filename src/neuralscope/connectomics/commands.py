@@ -231,7 +231,9 @@ def run_synapses(*, raw: Path, segmentation: Path, out: Path, truth: Path | None
         raise NeuralscopeError("RAW", "a non-empty volume", f"shape {tuple(volume.shape)}")
     seg = _open_labels(segmentation, None, "--segmentation", volume.shape)
     truth_table = _read_truth_synapses(truth) if truth is not None else None
-    use_network = detector == "network" or (detector == "auto" and _network_detector_available())
+    # The network is a per-section detector trained on serial-section-like (anisotropic) volumes;
+    # on isotropic ones the classical detector is far better (1 vs 26 of 30 simulated synapses).
+    use_network = detector == "network" or (detector == "auto" and anisotropy > 1 and _network_detector_available())
     if detector == "network" and not _network_detector_available():
         raise NeuralscopeError("--detector", "classical (the synapse network's weights are not installed)", detector)
     if slab_slices < 1:
