@@ -11,7 +11,7 @@ import numpy as np
 from neuralscope.cli._common import Console, emit, to_json
 from neuralscope.core.errors import NeuralscopeError
 
-__all__ = ["SYNAPSE_HALO_SLICES", "assign_partners_slabs", "parse_block", "run_segment", "run_synapses"]
+__all__ = ["SYNAPSE_HALO_SLICES", "parse_block", "run_segment", "run_synapses"]
 
 
 def parse_block(text: str | None, name: str = "--block", minimum: int = 1) -> tuple[int, int, int] | None:
@@ -163,46 +163,6 @@ def _read_truth_synapses(path: Path):
 SYNAPSE_HALO_SLICES = 8
 
 
-def assign_partners_slabs(synapses: Any, segmentation: Any, radius: float, sampling: tuple[float, float, float],
-                          slab_slices: int):
-    """:func:`~neuralscope.connectomics.synapses.assign_partners` reading the segmentation in z slabs.
-
-    Each slab of sections is read with the search radius around it, and the synapses whose
-    (rounded) point lies in it are assigned there: the same result as on the whole volume, for
-    points without explicit ``pre_*`` / ``post_*`` columns.
-    """
-    import pandas as pd
-
-    from neuralscope.connectomics.synapses import assign_partners
-
-    table = synapses.reset_index(drop=True)
-    explicit = ("pre_z", "pre_y", "pre_x", "post_z", "post_y", "post_x")
-    if all(c in table.columns for c in explicit):  # explicit partner points may lie anywhere
-        return assign_partners(table, np.asarray(segmentation), radius=radius, sampling=sampling)
-    n_z = int(segmentation.shape[0])
-    reach = int(np.ceil(radius / sampling[0]))
-    z_index = np.clip(np.round(table["z"].to_numpy(np.float64)), 0, n_z - 1).astype(np.int64)
-    parts = []
-    for z0 in range(0, n_z, slab_slices):
-        z1 = min(n_z, z0 + slab_slices)
-        rows = np.flatnonzero((z_index >= z0) & (z_index < z1))
-        if not len(rows):
-            continue
-        # An even shift keeps numpy's round-half-to-even lookups on the same voxels.
-        e0 = max(0, z0 - reach)
-        e0 -= e0 % 2
-        e1 = min(n_z, z1 + reach)
-        local = table.iloc[rows].copy()
-        local["z"] = local["z"] - e0
-        block = np.asarray(segmentation[e0:e1])
-        done = assign_partners(local, block, radius=radius, sampling=sampling)
-        done["z"] = table["z"].to_numpy()[rows]
-        parts.append(done)
-    if not parts:
-        return assign_partners(table, np.zeros((1, 1, 1), np.uint64), radius=radius, sampling=sampling)
-    return pd.concat(parts).sort_index()
-
-
 def run_synapses(*, raw: Path, segmentation: Path, out: Path, truth: Path | None = None, tolerance: float = 5.0,
                  detector: str = "auto", radius: float = 3.0, threshold: float | None = None,
                  anisotropy: float = 1.0, slab_slices: int = 64, as_json: bool = False, verbose: int = 0,
@@ -213,6 +173,7 @@ def run_synapses(*, raw: Path, segmentation: Path, out: Path, truth: Path | None
     filters' reach), never whole.
     """
     from neuralscope.connectomics.synapses import (
+        assign_partners,
         detect_synapses_classical,
         match_synapses,
         synapses_to_connectome,
@@ -249,7 +210,7 @@ def run_synapses(*, raw: Path, segmentation: Path, out: Path, truth: Path | None
         console.info(f"detector: classical dark-blob detector, slabs of {slab_slices} sections")
         found = detect_synapses_classical(volume, radius=radius, sampling=sampling, slab_slices=slab_slices,
                                           **({"threshold": threshold} if threshold is not None else {}))
-    assigned = assign_partners_slabs(found, seg, radius=2 * radius, sampling=sampling, slab_slices=slab_slices)
+    assigned = assign_partners(found, seg, radius=2 * radius, sampling=sampling, slab_slices=slab_slices)
     connectome = synapses_to_connectome(assigned)
     res: dict[str, Any] = {
         "detector": "network" if use_network else "classical", "n_synapses": int(len(assigned)),

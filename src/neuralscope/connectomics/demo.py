@@ -23,16 +23,20 @@ def _colour(labels: np.ndarray, seed: int = 0) -> np.ndarray:
     return palette[inverse].reshape(*labels.shape, 3)
 
 
-def _slices_figure(raw: np.ndarray, truth: np.ndarray, seg: np.ndarray, z: int):
+def _slices_figure(raw: np.ndarray, truth: np.ndarray, segs: dict[str, np.ndarray], z: int,
+                   raw_title: str = "simulated EM", panel_width: float = 4.0):
+    """Raw, truth and each segmentation at slice ``z`` (FFN panels note that black is unsegmented)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.3))
+    n = 2 + len(segs)
+    fig, axes = plt.subplots(1, n, figsize=(panel_width * n, panel_width * 1.08))
     axes[0].imshow(raw[z], cmap="gray")
-    axes[0].set_title(f"simulated EM, slice z={z}")
+    axes[0].set_title(f"{raw_title}, slice z={z}")
     axes[1].imshow(_colour(truth[z], 1))
     axes[1].set_title("ground truth (dense)")
-    axes[2].imshow(_colour(seg[z], 2))
-    axes[2].set_title("neuralscope segmentation")
+    for ax, (name, seg) in zip(axes[2:], segs.items()):
+        ax.imshow(_colour(seg[z], 2))
+        ax.set_title(name + (" (black: unsegmented)" if name == "FFN" else ""))
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -109,7 +113,7 @@ def demo_sections(seed: int = 0, quick: bool = False,
         "n_blocks": blocks.n_blocks, "voxels_per_second": n_voxels / seg_seconds, **scores.as_dict(),
     }
     section.add_figure(
-        "slices", _slices_figure(vol.raw, vol.labels, seg, shape[0] // 2),
+        "slices", _slices_figure(vol.raw, vol.labels, {"neuralscope segmentation": seg}, shape[0] // 2),
         caption=(f"{shape[0]} x {shape[1]} x {shape[2]} voxels, {metrics['n_cells']} cells; segmented in "
                  f"{blocks.n_blocks} blocks of {block} ({metrics['voxels_per_second'] / 1e6:.2f} M voxels/s on "
                  "this machine). Colours are arbitrary per id."),
@@ -163,24 +167,6 @@ def _centre_crop(shape: tuple[int, ...], crop: tuple[int, ...]) -> tuple[slice, 
     return tuple(slice((n - min(c, n)) // 2, (n - min(c, n)) // 2 + min(c, n)) for n, c in zip(shape, crop))
 
 
-def _ffn_figure(raw: np.ndarray, truth: np.ndarray, segs: dict[str, np.ndarray], z: int):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2 + len(segs), figsize=(3.3 * (2 + len(segs)), 3.6))
-    axes[0].imshow(raw[z], cmap="gray")
-    axes[0].set_title(f"simulated EM crop, z={z}")
-    axes[1].imshow(_colour(truth[z], 1))
-    axes[1].set_title("ground truth")
-    for ax, (name, seg) in zip(axes[2:], segs.items()):
-        ax.imshow(_colour(seg[z], 2))
-        ax.set_title(name + (" (black: unsegmented)" if name == "FFN" else ""))
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
-
-
 def _ffn_section(raw: np.ndarray, truth: np.ndarray, quick: bool,
                  say: Callable[[str], None]) -> tuple[Section, dict]:
     """The flood-filling network on a crop of the simulated volume, next to the affinity pipelines."""
@@ -232,7 +218,8 @@ def _ffn_section(raw: np.ndarray, truth: np.ndarray, quick: bool,
     )
     sc_ffn, sc_ref = scores["FFN"], scores[reference]
     section.add_figure(
-        "ffn_slices", _ffn_figure(raw_crop, truth_crop, {name: seg for name, (seg, _, _) in runs.items()}, shape[0] // 2),
+        "ffn_slices", _slices_figure(raw_crop, truth_crop, {name: seg for name, (seg, _, _) in runs.items()},
+                                     shape[0] // 2, "simulated EM crop", panel_width=3.3),
         caption=(f"{shape[0]} x {shape[1]} x {shape[2]} voxel crop; FFN segmented "
                  f"{100 * metrics['ffn_segmented_fraction']:.0f} % of the voxels in {runs['FFN'][1]:.1f} s "
                  f"({n_voxels / runs['FFN'][1]:,.0f} voxels/s on this machine). Colours are arbitrary per id."),

@@ -144,7 +144,8 @@ def _neighbourhood(segmentation: np.ndarray, centre: np.ndarray, radius: float, 
 
 
 def assign_partners(synapses: Any, segmentation: Any, radius: float = 6.0,
-                    sampling: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> pd.DataFrame:
+                    sampling: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                    slab_slices: int | None = None) -> pd.DataFrame:
     """Pre- and postsynaptic segment of each synapse.
 
     Parameters
@@ -159,6 +160,10 @@ def assign_partners(synapses: Any, segmentation: Any, radius: float = 6.0,
         Search radius (physical units) for the postsynaptic partner.
     sampling : tuple of float
         Voxel size (z, y, x).
+    slab_slices : int, optional
+        Read a lazy ``segmentation`` (dask, zarr) in slabs of this many sections plus the search
+        radius, never whole; the result is the same. Tables with explicit partner points are
+        looked up directly.
 
     Returns
     -------
@@ -174,9 +179,16 @@ def assign_partners(synapses: Any, segmentation: Any, radius: float = 6.0,
     if np.dtype(seg.dtype).kind not in "iu":
         raise NeuralscopeError("segmentation", "integer labels", f"dtype {seg.dtype}")
     table = synapses.copy() if isinstance(synapses, pd.DataFrame) else pd.DataFrame(_points(synapses, "synapses"), columns=_POINT)
+    explicit = all(c in table.columns for c in _PRE + _POST)
+    if slab_slices is not None and int(slab_slices) < 1:
+        raise NeuralscopeError("slab_slices", "a number of sections >= 1", slab_slices)
+    if slab_slices is not None and not explicit:
+        return _assign_in_slabs(table, seg, radius, sampling, int(slab_slices))
+    if slab_slices is not None:  # explicit partner points may lie anywhere
+        seg = np.asarray(seg)
     pts = _points(table, "synapses")
     scale = np.asarray(sampling, np.float64)
-    if all(c in table.columns for c in _PRE + _POST):
+    if explicit:
         pre = _lookup(seg, table[_PRE].to_numpy(np.float64))
         post = _lookup(seg, table[_POST].to_numpy(np.float64))
     else:
@@ -192,6 +204,39 @@ def assign_partners(synapses: Any, segmentation: Any, radius: float = 6.0,
     table["post_segment"] = post
     table["valid"] = (pre != 0) & (post != 0) & (pre != post)
     return table
+
+
+def _assign_in_slabs(table: pd.DataFrame, segmentation: Any, radius: float, sampling: tuple[float, float, float],
+                     slab_slices: int) -> pd.DataFrame:
+    """:func:`assign_partners` reading the segmentation in z slabs (points without explicit partners).
+
+    Each slab of sections is read with the search radius around it, and the synapses whose
+    (rounded) point lies in it are assigned there: the same result as on the whole volume, for
+    points without explicit ``pre_*`` / ``post_*`` columns.
+    """
+    table = table.reset_index(drop=True)
+    n_z = int(segmentation.shape[0])
+    reach = int(np.ceil(radius / sampling[0]))
+    z_index = np.clip(np.round(table["z"].to_numpy(np.float64)), 0, n_z - 1).astype(np.int64)
+    parts = []
+    for z0 in range(0, n_z, slab_slices):
+        z1 = min(n_z, z0 + slab_slices)
+        rows = np.flatnonzero((z_index >= z0) & (z_index < z1))
+        if not len(rows):
+            continue
+        # An even shift keeps numpy's round-half-to-even lookups on the same voxels.
+        e0 = max(0, z0 - reach)
+        e0 -= e0 % 2
+        e1 = min(n_z, z1 + reach)
+        local = table.iloc[rows].copy()
+        local["z"] = local["z"] - e0
+        block = np.asarray(segmentation[e0:e1])
+        done = assign_partners(local, block, radius=radius, sampling=sampling)
+        done["z"] = table["z"].to_numpy()[rows]
+        parts.append(done)
+    if not parts:
+        return assign_partners(table, np.zeros((1, 1, 1), np.uint64), radius=radius, sampling=sampling)
+    return pd.concat(parts).sort_index()
 
 
 def synapses_to_connectome(assigned: pd.DataFrame, name: str = "em-synapses"):
