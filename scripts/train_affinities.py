@@ -163,6 +163,9 @@ def main(argv=None) -> int:
                    help="zslab: train z<100, validate 100<=z<125; xsplit: train z<125 & x<150, validate z<125 & x>=150")
     p.add_argument("--tune-only", action="store_true",
                    help="skip training; tune the agglomeration of the exported weights on the validation slab")
+    p.add_argument("--ensemble", type=Path, nargs="+", default=None, metavar="WEIGHTS",
+                   help="skip training; average these trained weight files (one architecture, e.g. best.pt of "
+                        "runs with different seeds) into --export, then tune its agglomeration")
     p.add_argument("--export", type=Path,
                    default=REPO / "src" / "neuralscope" / "connectomics" / "networks" / "data" / "affinity_unet_fib25.pt")
     args = p.parse_args(argv)
@@ -177,6 +180,9 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     raw, gt = load_fib25()
     regions = protocol_regions(args.protocol)
+    if args.ensemble:
+        write_ensemble(args.ensemble, args.export)
+        return tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol)
     if args.tune_only:
         return tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol)
     mean, std = volume_stats(raw[regions["train"]])
@@ -241,6 +247,21 @@ def main(argv=None) -> int:
         print(f"exported best (step {state['validation']['step']}) to {args.export}", flush=True)
         tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol)
     return 0
+
+
+def write_ensemble(weights: list[Path], export: Path) -> None:
+    """One file holding several trained members of one architecture (averaged at prediction)."""
+    import torch
+
+    states = [torch.load(w, map_location="cpu", weights_only=True) for w in weights]
+    if any(s["config"] != states[0]["config"] for s in states[1:]):
+        raise SystemExit("--ensemble: the weight files have different architectures")
+    state = {"config": states[0]["config"], "members": [s["state_dict"] for s in states],
+             "raw_mean": states[0]["raw_mean"], "raw_std": states[0]["raw_std"],
+             "validation": {"members": [s.get("validation") for s in states]}}
+    export.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, export)
+    print(f"wrote an ensemble of {len(states)} members to {export}", flush=True)
 
 
 def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=(0.3, 0.5, 0.7), flips: int = 1,

@@ -137,3 +137,40 @@ def test_unet_default_is_exact_blockwise(em, tmp_path, capsys):
     a = zarr.open_array(str(tmp_path / "a" / "segmentation.zarr"), mode="r")[...]
     b = zarr.open_array(str(tmp_path / "b" / "segmentation.zarr"), mode="r")[...]
     np.testing.assert_array_equal(a, b)
+
+
+def test_weights_option_uses_the_given_file(em, tmp_path, capsys):
+    import shutil
+
+    import torch
+    import zarr
+
+    from neuralscope.connectomics.networks.affinities import DEFAULT_WEIGHTS
+    from neuralscope.connectomics.pipeline import unet_available
+
+    if not unet_available():
+        pytest.skip("the U-Net weights are not installed")
+    folder, _ = em
+    base = ["-q", "connectome", "segment", str(folder / "raw.npy"), "--json"]
+    copy = tmp_path / "copy.pt"
+    shutil.copy(DEFAULT_WEIGHTS, copy)
+    shipped = json.loads(_run(base + ["--out", str(tmp_path / "a"), "--model", "unet"], capsys)[1])
+    given = json.loads(_run(base + ["--out", str(tmp_path / "b"), "--weights", str(copy)], capsys)[1])
+    assert given["model"] == "unet" and given["weights"] == str(copy) and shipped["weights"] == "shipped"
+    a = zarr.open_array(str(tmp_path / "a" / "segmentation.zarr"), mode="r")[...]
+    b = zarr.open_array(str(tmp_path / "b" / "segmentation.zarr"), mode="r")[...]
+    np.testing.assert_array_equal(a, b)
+    # Other weights really are used: zeroed output bias and weights -> affinity 0.5 everywhere.
+    state = torch.load(copy, weights_only=True)
+    state["state_dict"] = {k: torch.zeros_like(v) if k.startswith("head.") else v for k, v in state["state_dict"].items()}
+    torch.save(state, tmp_path / "flat.pt")
+    flat = json.loads(_run(base + ["--out", str(tmp_path / "c"), "--weights", str(tmp_path / "flat.pt")], capsys)[1])
+    assert flat["n_segments"] != shipped["n_segments"]
+
+    (tmp_path / "junk.pt").write_bytes(b"not a weights file")
+    for args in (["--weights", str(tmp_path / "missing.pt")], ["--weights", str(tmp_path / "junk.pt")],
+                 ["--weights", str(copy), "--model", "classical"]):
+        out = tmp_path / "bad"
+        code, stdout, err = _run(base + ["--out", str(out), *args], capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (args, err)
+        assert stdout == "" and not out.exists()

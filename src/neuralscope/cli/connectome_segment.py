@@ -33,6 +33,7 @@ def segment(
     dataset: Optional[str] = typer.Option(None, "--dataset", help="HDF5 dataset of RAW (and of --truth)."),
     anisotropy: float = typer.Option(1.0, "--anisotropy", help="z voxel size relative to y/x."),
     test_time_flips: Optional[int] = typer.Option(None, "--test-time-flips", help="U-Net: average over 1, 2, 4 or 8 mirrorings (default: the value the weights were tuned with; 1 is fastest)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Weights instead of the shipped ones: a U-Net (or ensemble) file written by scripts/train_affinities.py, or with --model ffn one written by scripts/train_ffn.py."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout."),
 ) -> None:
     """Dense neuron segmentation of an EM volume, block by block; the same result as one block."""
@@ -41,7 +42,7 @@ def segment(
     st = cli_state()
     run_segment(raw=raw, out=out, truth=truth, scheduler=scheduler, model=model, method=method, threshold=threshold,
                 block=block, halo=halo, workers=workers, dataset=dataset, anisotropy=anisotropy, as_json=as_json,
-                test_time_flips=test_time_flips, verbose=st["verbose"], quiet=st["quiet"])
+                test_time_flips=test_time_flips, weights=weights, verbose=st["verbose"], quiet=st["quiet"])
 
 
 @connectome_app.command("synapses")

@@ -60,8 +60,8 @@ def _check_ffn_options(**given: Any) -> None:
 def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: str | None = None,
                 model: str = "auto", method: str = "mean", threshold: float | None = None, block: str | None = None,
                 halo: str | None = None, workers: int | None = None, dataset: str | None = None, anisotropy: float = 1.0,
-                as_json: bool = False, test_time_flips: int | None = None, verbose: int = 0,
-                quiet: bool = False) -> dict:
+                as_json: bool = False, test_time_flips: int | None = None, weights: Path | None = None,
+                verbose: int = 0, quiet: bool = False) -> dict:
     """Segment ``raw`` into ``out/segmentation.zarr``; returns (and prints) the JSON result."""
     from neuralscope.connectomics.pipeline import resolve_model, segment_volume
     from neuralscope.connectomics.volumes import open_volume
@@ -87,7 +87,12 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
     if volume.dtype.kind not in "uif":
         raise NeuralscopeError("RAW", "a numeric grey-scale volume", f"dtype {volume.dtype}")
     truth_arr = _open_labels(truth, dataset, "--truth", volume.shape) if truth is not None else None
-    name = resolve_model(model, allow_ffn=True)
+    if weights is not None and not Path(weights).is_file():
+        raise NeuralscopeError("--weights", "a weights file (scripts/train_affinities.py or scripts/train_ffn.py)",
+                               str(weights))
+    if weights is not None and model not in ("auto", "unet", "ffn"):
+        raise NeuralscopeError("--weights", "--model unet or ffn (the classical model has no weights)", model)
+    name = "unet" if weights is not None and model == "auto" else resolve_model(model, allow_ffn=True)
     if name == "ffn":
         _check_ffn_options(method=method, scheduler=scheduler, block=block, halo=halo, workers=workers,
                            threshold=threshold, test_time_flips=test_time_flips, anisotropy=anisotropy)
@@ -97,12 +102,14 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
         if name == "ffn":
             from neuralscope.connectomics.ffn_segment import segment_ffn_volume
 
-            result, info = segment_ffn_volume(volume, staging / "segmentation.zarr", progress=console.info)
+            result, info = segment_ffn_volume(volume, staging / "segmentation.zarr", weights=weights,
+                                              progress=console.info)
         else:
             result, info = segment_volume(volume, staging / "segmentation.zarr", model=name, threshold=threshold,
                                           method=method, sampling=(anisotropy, 1.0, 1.0), block_shape=block_shape,
                                           halo=halo_shape, scheduler=scheduler, n_workers=workers,
-                                          progress=console.info, test_time_flips=test_time_flips)
+                                          progress=console.info, test_time_flips=test_time_flips,
+                                          weights=weights)
         seconds = time.perf_counter() - t0
         n_voxels = int(np.prod(volume.shape))
         res: dict[str, Any] = {

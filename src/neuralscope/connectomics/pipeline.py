@@ -196,6 +196,7 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
                    block_shape: tuple[int, int, int] | None = None, halo: tuple[int, int, int] | None = None,
                    scheduler: Any = None, n_workers: int | None = None, exact: bool | None = None,
                    sigma: float | None = None, min_size: int | None = None, test_time_flips: int | None = None,
+                   weights: str | Path | None = None,
                    progress: Callable[[str], None] | None = None) -> tuple[BlockwiseResult, dict]:
     """Segment an EM volume end to end into ``out`` (zarr, uint64, 0 = background).
 
@@ -228,6 +229,9 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
         :func:`exact_settings`).
     test_time_flips : {1, 2, 4, 8}, optional
         U-Net in the exact pipeline: mirrorings averaged (default: as tuned with the weights).
+    weights : path, optional
+        U-Net weights (a file written by ``scripts/train_affinities.py``, an ensemble included)
+        instead of the shipped ones; exact pipeline only. ``model="auto"`` then means the U-Net.
     progress : callable, optional
         One-line progress messages.
 
@@ -242,14 +246,23 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
         raise NeuralscopeError("RAW", "a non-empty 3-D volume (z, y, x)", f"shape {getattr(raw, 'shape', None)}")
     if getattr(raw, "dtype", np.dtype(object)).kind not in "uif":
         raise NeuralscopeError("RAW", "a numeric grey-scale volume", f"dtype {raw.dtype}")
-    name = resolve_model(model)
+    if weights is not None:
+        if model not in ("auto", "unet"):
+            raise NeuralscopeError("weights", "no weights file with the classical model (U-Net weights only)", weights)
+        if not Path(weights).is_file():
+            raise NeuralscopeError("weights", "a weights file written by scripts/train_affinities.py", str(weights))
+        name = "unet"
+    else:
+        name = resolve_model(model)
     if exact is None:
         exact = method == "mean"
     if exact:
         if method != "mean":
             raise NeuralscopeError("method", "'mean' with the exact block-wise pipeline", method)
         return _segment_exact(raw, out, name, threshold, sampling, block_shape, scheduler, n_workers, sigma,
-                              min_size, say, test_time_flips)
+                              min_size, say, test_time_flips, weights)
+    if weights is not None:
+        raise NeuralscopeError("weights", "the exact pipeline (method 'mean') for a weights file", method)
     t0 = time.perf_counter()
     if name == "classical":
         boundary = ClassicalBoundary(closing_size=CLASSICAL_DEFAULTS["closing_size"], sampling=sampling).fit(raw)
@@ -297,7 +310,7 @@ def _default_blocks(shape: tuple[int, ...], block_shape, n_workers: int | None, 
 
 
 def _segment_exact(raw, out, name, threshold, sampling, block_shape, scheduler, n_workers, sigma, min_size, say,
-                   test_time_flips=None):
+                   test_time_flips=None, weights=None):
     from neuralscope.connectomics.exact import ClassicalAffinities, UNetAffinities, segment_exact
 
     t0 = time.perf_counter()
@@ -308,12 +321,13 @@ def _segment_exact(raw, out, name, threshold, sampling, block_shape, scheduler, 
         settings = exact_settings("classical")
         info: dict = {"model": "classical", "boundary_scale": [boundary.low_, boundary.high_]}
     else:
-        affinity_model = UNetAffinities(_volume_stats(raw), device="auto", test_time_flips=test_time_flips)
+        affinity_model = UNetAffinities(_volume_stats(raw), weights=weights, device="auto",
+                                        test_time_flips=test_time_flips)
         meta = affinity_model.model()[1]
         settings = exact_settings("unet", meta)
         tuned = meta.get("agglomeration", {}) or {}
         edge_model = tuned.get("edge_model") if tuned.get("method") == "learned" else None
-        info = {"model": "unet"}
+        info = {"model": "unet", "weights": str(weights) if weights is not None else "shipped"}
     if threshold is not None:
         settings["threshold"] = float(threshold)
     if sigma is not None:

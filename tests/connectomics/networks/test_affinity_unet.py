@@ -151,3 +151,34 @@ def test_training_reduces_loss_and_is_seeded():
     _, _, other = _train(seed=4, steps=1)
     other.load_state_dict(state)
     assert other.rng.bit_generator.state == trainer.rng.bit_generator.state
+
+
+def test_ensemble_averages_member_probabilities_and_loads_from_one_file(tmp_path):
+    from neuralscope.connectomics.networks import load_affinity_model
+    from neuralscope.connectomics.networks.unet import UNetEnsemble
+
+    a, b = small_model(seed=1), small_model(seed=2)
+    x = torch.randn(1, 1, 8, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        pa, pb = torch.sigmoid(a(x)), torch.sigmoid(b(x))
+        pe = torch.sigmoid(UNetEnsemble([a, b])(x))
+        p1 = torch.sigmoid(UNetEnsemble([a])(x))
+    assert float((pa - pb).abs().max()) > 1e-3  # the members differ, so the mean is a real test
+    np.testing.assert_allclose(pe.numpy(), ((pa + pb) / 2).numpy(), atol=1e-5)
+    np.testing.assert_allclose(p1.numpy(), pa.numpy(), atol=1e-5)
+
+    path = tmp_path / "ensemble.pt"
+    torch.save({"config": a.config.to_dict(), "members": [a.state_dict(), b.state_dict()], "raw_mean": 0.0,
+                "raw_std": 1.0, "agglomeration": {"threshold": 0.5}}, path)
+    model, meta = load_affinity_model(path)
+    assert isinstance(model, UNetEnsemble) and len(model.members) == 2
+    assert "members" not in meta and meta["agglomeration"] == {"threshold": 0.5}
+    _, raw = voronoi_volume(shape=(16, 16, 16))
+    aff = predict_affinities(raw, model, tile_shape=(8, 16, 16), margin=8, device="cpu")
+    single = [predict_affinities(raw, m, tile_shape=(8, 16, 16), margin=8, device="cpu") for m in (a, b)]
+    np.testing.assert_allclose(aff, (single[0] + single[1]) / 2, atol=1e-5)
+
+    with pytest.raises(ValueError):
+        UNetEnsemble([a, small_model(seed=3, widths=(4, 8, 16))])
+    with pytest.raises(ValueError):
+        UNetEnsemble([])

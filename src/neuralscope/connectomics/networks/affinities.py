@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,14 +35,15 @@ def load_affinity_model(path: str | Path | None = None):
 
     Returns
     -------
-    model : UNet3d
-        In eval mode, on the CPU.
+    model : UNet3d or UNetEnsemble
+        In eval mode, on the CPU. A file with ``members`` (a list of state dicts of one
+        architecture) gives an ensemble whose probabilities are averaged.
     meta : dict
-        ``config``, ``raw_mean``, ``raw_std``, ``validation`` and, when tuned, ``threshold``.
+        ``config``, ``raw_mean``, ``raw_std``, ``validation`` and, when tuned, ``agglomeration``.
     """
     import torch
 
-    from neuralscope.connectomics.networks.unet import UNet3d, UNetConfig
+    from neuralscope.connectomics.networks.unet import UNet3d, UNetConfig, UNetEnsemble
 
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
     if not path.is_file():
@@ -49,13 +51,21 @@ def load_affinity_model(path: str | Path | None = None):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         config = UNetConfig.from_dict(state["config"])
-        model = UNet3d(config)
-        model.load_state_dict(state["state_dict"])
-    except (KeyError, RuntimeError, ValueError, EOFError) as exc:
+        if "members" in state:
+            members = []
+            for member_state in state["members"]:
+                member = UNet3d(config)
+                member.load_state_dict(member_state)
+                members.append(member)
+            model = UNetEnsemble(members)
+        else:
+            model = UNet3d(config)
+            model.load_state_dict(state["state_dict"])
+    except (KeyError, RuntimeError, ValueError, EOFError, TypeError, pickle.UnpicklingError) as exc:
         raise NeuralscopeError("weights", "a weights file written by scripts/train_affinities.py",
                                f"{path} ({exc.__class__.__name__})") from None
     model.eval()
-    meta = {k: v for k, v in state.items() if k != "state_dict"}
+    meta = {k: v for k, v in state.items() if k not in ("state_dict", "members")}
     return model, meta
 
 
@@ -191,7 +201,8 @@ def predict_tiled(raw: Any, model, n_out: int, *, tile_shape=(128, 128, 128), ma
     else:
         mean, std = (float(v) for v in normalize)
     dev = resolve_device(device)
-    model = model.to(dev).eval()
+    # Channels-last 3-D convolutions: the same numbers (to float rounding), ~1.2x faster on a CPU.
+    model = model.to(dev, memory_format=torch.channels_last_3d).eval()
     shape = tuple(int(s) for s in raw.shape)
     if out is None:
         out = np.empty((n_out, *shape), np.float32)
@@ -211,7 +222,7 @@ def predict_tiled(raw: Any, model, n_out: int, *, tile_shape=(128, 128, 128), ma
         prob = None
         for flips in FLIP_ORDER[:test_time_flips]:
             view = np.ascontiguousarray(np.flip(block, flips)) if flips else block
-            x = torch.from_numpy(view)[None, None].to(dev)
+            x = torch.from_numpy(view)[None, None].to(dev, memory_format=torch.channels_last_3d)
             with torch.inference_mode():
                 p = torch.sigmoid(model(x)[0, :n_out]).float().cpu().numpy()
             if flips:

@@ -135,3 +135,32 @@ def receptive_radius(config: UNetConfig) -> tuple[int, int, int]:
                 scale *= config.pool[level][axis]
         out.append(radius + scale)  # pooling / up-sampling alignment slack
     return tuple(out)  # type: ignore[return-value]
+
+
+class UNetEnsemble(nn.Module):
+    """Several :class:`UNet3d` of one architecture whose probabilities are averaged.
+
+    Returns the logit of the mean sigmoid, so it drops in wherever a single U-Net's logits
+    are expected (tiled prediction, mirroring). Members trained from different seeds make
+    different mistakes; averaging their probabilities removes part of each one's noise.
+
+    Parameters
+    ----------
+    members : sequence of UNet3d
+        At least one network; all share ``config`` (the first one's is used).
+    """
+
+    def __init__(self, members: Sequence[UNet3d]):
+        super().__init__()
+        members = list(members)
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        if any(m.config != members[0].config for m in members[1:]):
+            raise ValueError("all ensemble members must share one architecture")
+        self.config = members[0].config
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logit of the members' mean probability, ``(batch, out_channels, z, y, x)``."""
+        prob = torch.stack([torch.sigmoid(m(x)) for m in self.members]).mean(0)
+        return torch.logit(prob, eps=1e-6)
