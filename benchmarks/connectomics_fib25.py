@@ -53,6 +53,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed-threshold", type=float, default=None)
     p.add_argument("--test-time-flips", type=int, default=None, choices=(1, 2, 4, 8),
                    help="average over mirrorings (default: what the agglomeration was tuned with)")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default=None,
+                   help="arithmetic of the network pass (default: what the agglomeration was tuned with)")
     p.add_argument("--repeats", type=int, default=1, help="timed end-to-end runs (the fastest is reported)")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
@@ -73,11 +75,12 @@ def main(argv=None) -> int:
         tuned["seed_threshold"] = args.seed_threshold
 
     flips = args.test_time_flips or int(tuned.get("test_time_flips", 1))
+    precision = args.precision or tuned.get("precision", "float32")
     times, predict_s = [], []
     for _ in range(max(1, args.repeats)):
         t0 = time.perf_counter()
         aff = predict_affinities(raw, model, tile_shape=(args.tile,) * 3, margin=args.margin, device="cpu",
-                                 test_time_flips=flips)
+                                 test_time_flips=flips, precision=precision)
         t1 = time.perf_counter()
         ours = segment_affinities(aff, tuned)
         t2 = time.perf_counter()
@@ -97,7 +100,8 @@ def main(argv=None) -> int:
         "whole_cube_reference_check": {"watershed_oversegmentation": scores(watershed, gt, 0),
                                        "ffn_published": scores(ffn, gt, 0)},
         "agglomeration": {k: tuned.get(k) for k in ("method", "threshold", "seed_threshold")},
-        "test_time_flips": flips,
+        "test_time_flips": flips, "precision": precision,
+        "ensemble_members": len(getattr(model, "members", [model])),
         "n_segments": int(len(np.unique(ours))),
         "voxels": int(raw.size), "threads": args.threads,
         "end_to_end_seconds": round(times[best], 2), "predict_seconds": round(predict_s[best], 2),

@@ -163,6 +163,8 @@ def main(argv=None) -> int:
                    help="zslab: train z<100, validate 100<=z<125; xsplit: train z<125 & x<150, validate z<125 & x>=150")
     p.add_argument("--tune-only", action="store_true",
                    help="skip training; tune the agglomeration of the exported weights on the validation slab")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                   help="tune the agglomeration on affinities predicted with this arithmetic (stored with the weights)")
     p.add_argument("--ensemble", type=Path, nargs="+", default=None, metavar="WEIGHTS",
                    help="skip training; average these trained weight files (one architecture, e.g. best.pt of "
                         "runs with different seeds) into --export, then tune its agglomeration")
@@ -182,9 +184,11 @@ def main(argv=None) -> int:
     regions = protocol_regions(args.protocol)
     if args.ensemble:
         write_ensemble(args.ensemble, args.export)
-        return tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol)
+        return tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol,
+                                  precision=args.precision)
     if args.tune_only:
-        return tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol)
+        return tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol,
+                                  precision=args.precision)
     mean, std = volume_stats(raw[regions["train"]])
     raw_std = ((raw.astype(np.float32) - mean) / std).astype(np.float32)
     # The trainer samples patches from this box only, so no validation label is ever seen.
@@ -245,7 +249,8 @@ def main(argv=None) -> int:
         args.export.parent.mkdir(parents=True, exist_ok=True)
         torch.save(state, args.export)
         print(f"exported best (step {state['validation']['step']}) to {args.export}", flush=True)
-        tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol)
+        tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol,
+                                  precision=args.precision)
     return 0
 
 
@@ -265,7 +270,7 @@ def write_ensemble(weights: list[Path], export: Path) -> None:
 
 
 def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=(0.3, 0.5, 0.7), flips: int = 1,
-                       min_sizes=(1000, 3000), protocol: str = "zslab") -> int:
+                       min_sizes=(1000, 3000), protocol: str = "zslab", precision: str = "float32") -> int:
     """Pick the agglomeration (method and thresholds) on the validation box; store it with the weights.
 
     Affinities are predicted from z < 125 only (the volume is cut there, so the held-out half
@@ -299,7 +304,8 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
     model, meta = load_affinity_model(weights)
     regions = protocol_regions(protocol)
     val, train = regions["val"], regions["train"]
-    aff = predict_affinities(raw[: regions["predict_z"]], model, device="cpu", test_time_flips=flips)
+    aff = predict_affinities(raw[: regions["predict_z"]], model, device="cpu", test_time_flips=flips,
+                             precision=precision)
     truth = gt[val]
     results = []
 
@@ -330,7 +336,7 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
     state = torch.load(weights, map_location="cpu", weights_only=True)
     best = json.loads(json.dumps(best, default=float))  # plain Python numbers: loadable with weights_only=True
     state["agglomeration"] = {**best, "tuned_on": f"{regions['validated_on']} (edge model fitted on the training box)",
-                              "test_time_flips": flips}
+                              "test_time_flips": flips, "precision": precision}
     state["agglomeration"].pop("vi_split"), state["agglomeration"].pop("vi_merge")
     state["agglomeration"]["validation_adapted_rand_error"] = state["agglomeration"].pop("adapted_rand_error")
     torch.save(state, weights)

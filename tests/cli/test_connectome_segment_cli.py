@@ -137,6 +137,19 @@ def test_unet_default_is_exact_blockwise(em, tmp_path, capsys):
     a = zarr.open_array(str(tmp_path / "a" / "segmentation.zarr"), mode="r")[...]
     b = zarr.open_array(str(tmp_path / "b" / "segmentation.zarr"), mode="r")[...]
     np.testing.assert_array_equal(a, b)
+    # bfloat16 network passes: still one result whatever the blocks.
+    fast = base + ["--precision", "bfloat16"]
+    c1 = json.loads(_run(fast + ["--out", str(tmp_path / "c1"), "--block", "24,64,64"], capsys)[1])
+    c2 = json.loads(_run(fast + ["--out", str(tmp_path / "c2"), "--block", "7,20,33"], capsys)[1])
+    from neuralscope.connectomics.networks.affinities import load_affinity_model
+
+    tuned = load_affinity_model()[1].get("agglomeration", {})
+    assert c1["precision"] == c2["precision"] == "bfloat16"
+    assert one["precision"] == tuned.get("precision", "float32")
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "c1" / "segmentation.zarr"), mode="r")[...],
+                                  zarr.open_array(str(tmp_path / "c2" / "segmentation.zarr"), mode="r")[...])
+    code, stdout, err = _run(base + ["--out", str(tmp_path / "d"), "--precision", "float16"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and not (tmp_path / "d").exists()
 
 
 def test_weights_option_uses_the_given_file(em, tmp_path, capsys):

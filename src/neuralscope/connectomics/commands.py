@@ -49,7 +49,7 @@ def _open_labels(path: Path, dataset: str | None, name: str, shape: tuple[int, .
 def _check_ffn_options(**given: Any) -> None:
     """``--model ffn`` runs one block on one device: options of the block-wise pipelines are errors."""
     unused = {"method": "mean", "scheduler": None, "block": None, "halo": None, "workers": None, "threshold": None,
-              "test_time_flips": None, "anisotropy": 1.0}
+              "test_time_flips": None, "anisotropy": 1.0, "precision": None}
     for key, default in unused.items():
         if given[key] != default:
             option = "--" + key.replace("_", "-")
@@ -61,7 +61,7 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
                 model: str = "auto", method: str = "mean", threshold: float | None = None, block: str | None = None,
                 halo: str | None = None, workers: int | None = None, dataset: str | None = None, anisotropy: float = 1.0,
                 as_json: bool = False, test_time_flips: int | None = None, weights: Path | None = None,
-                verbose: int = 0, quiet: bool = False) -> dict:
+                precision: str | None = None, verbose: int = 0, quiet: bool = False) -> dict:
     """Segment ``raw`` into ``out/segmentation.zarr``; returns (and prints) the JSON result."""
     from neuralscope.connectomics.pipeline import resolve_model, segment_volume
     from neuralscope.connectomics.volumes import open_volume
@@ -81,6 +81,8 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
         raise NeuralscopeError("--threshold", "a value in [0, 1]", threshold)
     if test_time_flips is not None and test_time_flips not in (1, 2, 4, 8):
         raise NeuralscopeError("--test-time-flips", "1, 2, 4 or 8", test_time_flips)
+    if precision is not None and precision not in ("float32", "bfloat16"):
+        raise NeuralscopeError("--precision", "float32 or bfloat16", precision)
     volume = open_volume(raw, dataset=dataset)
     if min(volume.shape) == 0:
         raise NeuralscopeError("RAW", "a non-empty volume", f"shape {tuple(volume.shape)}")
@@ -95,7 +97,10 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
     name = "unet" if weights is not None and model == "auto" else resolve_model(model, allow_ffn=True)
     if name == "ffn":
         _check_ffn_options(method=method, scheduler=scheduler, block=block, halo=halo, workers=workers,
-                           threshold=threshold, test_time_flips=test_time_flips, anisotropy=anisotropy)
+                           threshold=threshold, test_time_flips=test_time_flips, anisotropy=anisotropy,
+                           precision=precision)
+    if name == "classical" and precision is not None:
+        raise NeuralscopeError("--precision", "--model unet (the classical model has no network)", precision)
     console.info(f"{raw}: {tuple(volume.shape)} {volume.dtype}, model {name}")
     t0 = time.perf_counter()
     with atomic_directory(out) as staging:
@@ -109,7 +114,7 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
                                           method=method, sampling=(anisotropy, 1.0, 1.0), block_shape=block_shape,
                                           halo=halo_shape, scheduler=scheduler, n_workers=workers,
                                           progress=console.info, test_time_flips=test_time_flips,
-                                          weights=weights)
+                                          weights=weights, precision=precision)
         seconds = time.perf_counter() - t0
         n_voxels = int(np.prod(volume.shape))
         res: dict[str, Any] = {

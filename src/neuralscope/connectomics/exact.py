@@ -84,6 +84,12 @@ class ClassicalAffinities:
     def __init__(self, boundary: Any):
         self.boundary = boundary
 
+    def inference_precision(self) -> str:
+        """Arithmetic of the network pass used."""
+        if self.precision is not None:
+            return str(self.precision)
+        return str((self.model()[1].get("agglomeration", {}) or {}).get("precision", "float32"))
+
     def regions(self, shape: tuple[int, ...], block_shape: tuple[int, ...]) -> tuple[tuple[int, ...], list]:
         """(zarr chunks, list of (read region, core region)) covering ``shape``."""
         return block_shape, [(_extended(c, self.halo, shape), c) for c in block_grid(shape, block_shape)]
@@ -124,15 +130,18 @@ class UNetAffinities:
         Torch device.
     test_time_flips : int, optional
         Mirrorings averaged per tile (default: the value tuned with the weights, else 1).
+    precision : {"float32", "bfloat16"}, optional
+        Arithmetic of the network pass (default: the one tuned with the weights, else float32).
     """
 
     _cache: dict[str, Any] = {}
 
     def __init__(self, normalize: tuple[float, float], weights: str | Path | None = None,
                  tile_shape: tuple[int, int, int] = (128, 128, 128), margin: int = 24, device: str = "cpu",
-                 test_time_flips: int | None = None):
+                 test_time_flips: int | None = None, precision: str | None = None):
         self.normalize = (float(normalize[0]), float(normalize[1]))
         self.weights = None if weights is None else str(weights)
+        self.precision = precision
         self.tile_shape = tuple(int(t) for t in tile_shape)
         self.margin = int(margin)
         self.device = device
@@ -152,6 +161,12 @@ class UNetAffinities:
         if self.test_time_flips is not None:
             return int(self.test_time_flips)
         return int((self.model()[1].get("agglomeration", {}) or {}).get("test_time_flips", 1))
+
+    def inference_precision(self) -> str:
+        """Arithmetic of the network pass used."""
+        if self.precision is not None:
+            return str(self.precision)
+        return str((self.model()[1].get("agglomeration", {}) or {}).get("precision", "float32"))
 
     def regions(self, shape: tuple[int, ...], block_shape: tuple[int, ...]) -> tuple[tuple[int, ...], list]:
         """The tiles of ``predict_affinities`` over the whole volume; chunks = tile cores."""
@@ -186,7 +201,7 @@ class UNetAffinities:
         # The padded tile has whole pooling cells, so predict_affinities runs it as one tile.
         extra = {"test_time_flips": self.flips()} if self.flips() > 1 else {}
         prob = predict_affinities(block, model, tile_shape=block.shape, margin=0, device=self.device,
-                                  normalize=self.normalize, **extra)
+                                  normalize=self.normalize, precision=self.inference_precision(), **extra)
         inner = tuple(slice(c.start - r.start, c.stop - r.start) for c, r in zip(core, read))
         return quantize_affinities(prob[(slice(None), *inner)])
 

@@ -196,7 +196,7 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
                    block_shape: tuple[int, int, int] | None = None, halo: tuple[int, int, int] | None = None,
                    scheduler: Any = None, n_workers: int | None = None, exact: bool | None = None,
                    sigma: float | None = None, min_size: int | None = None, test_time_flips: int | None = None,
-                   weights: str | Path | None = None,
+                   weights: str | Path | None = None, precision: str | None = None,
                    progress: Callable[[str], None] | None = None) -> tuple[BlockwiseResult, dict]:
     """Segment an EM volume end to end into ``out`` (zarr, uint64, 0 = background).
 
@@ -232,6 +232,8 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
     weights : path, optional
         U-Net weights (a file written by ``scripts/train_affinities.py``, an ensemble included)
         instead of the shipped ones; exact pipeline only. ``model="auto"`` then means the U-Net.
+    precision : {"float32", "bfloat16"}, optional
+        U-Net in the exact pipeline: arithmetic of the network pass (default: as tuned with the weights).
     progress : callable, optional
         One-line progress messages.
 
@@ -260,7 +262,7 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
         if method != "mean":
             raise NeuralscopeError("method", "'mean' with the exact block-wise pipeline", method)
         return _segment_exact(raw, out, name, threshold, sampling, block_shape, scheduler, n_workers, sigma,
-                              min_size, say, test_time_flips, weights)
+                              min_size, say, test_time_flips, weights, precision)
     if weights is not None:
         raise NeuralscopeError("weights", "the exact pipeline (method 'mean') for a weights file", method)
     t0 = time.perf_counter()
@@ -310,7 +312,7 @@ def _default_blocks(shape: tuple[int, ...], block_shape, n_workers: int | None, 
 
 
 def _segment_exact(raw, out, name, threshold, sampling, block_shape, scheduler, n_workers, sigma, min_size, say,
-                   test_time_flips=None, weights=None):
+                   test_time_flips=None, weights=None, precision=None):
     from neuralscope.connectomics.exact import ClassicalAffinities, UNetAffinities, segment_exact
 
     t0 = time.perf_counter()
@@ -322,12 +324,13 @@ def _segment_exact(raw, out, name, threshold, sampling, block_shape, scheduler, 
         info: dict = {"model": "classical", "boundary_scale": [boundary.low_, boundary.high_]}
     else:
         affinity_model = UNetAffinities(_volume_stats(raw), weights=weights, device="auto",
-                                        test_time_flips=test_time_flips)
+                                        test_time_flips=test_time_flips, precision=precision)
         meta = affinity_model.model()[1]
         settings = exact_settings("unet", meta)
         tuned = meta.get("agglomeration", {}) or {}
         edge_model = tuned.get("edge_model") if tuned.get("method") == "learned" else None
-        info = {"model": "unet", "weights": str(weights) if weights is not None else "shipped"}
+        info = {"model": "unet", "weights": str(weights) if weights is not None else "shipped",
+                "precision": affinity_model.inference_precision(), "test_time_flips": affinity_model.flips()}
     if threshold is not None:
         settings["threshold"] = float(threshold)
     if sigma is not None:

@@ -182,3 +182,17 @@ def test_ensemble_averages_member_probabilities_and_loads_from_one_file(tmp_path
         UNetEnsemble([a, small_model(seed=3, widths=(4, 8, 16))])
     with pytest.raises(ValueError):
         UNetEnsemble([])
+
+
+def test_bfloat16_inference_is_close_to_float32_and_deterministic():
+    labels, raw = voronoi_volume(shape=(16, 32, 32))
+    model = small_model(seed=4)
+    full = predict_affinities(raw, model, tile_shape=(16, 32, 32), margin=8, device="cpu")
+    half = predict_affinities(raw, model, tile_shape=(16, 32, 32), margin=8, device="cpu", precision="bfloat16")
+    again = predict_affinities(raw, model, tile_shape=(16, 32, 32), margin=8, device="cpu", precision="bfloat16")
+    assert half.dtype == np.float32 and half.shape == full.shape
+    np.testing.assert_array_equal(half, again)
+    diff = np.abs(half - full)
+    assert 0 < float(diff.mean()) < 0.01 and float(diff.max()) < 0.1
+    with pytest.raises(NeuralscopeError):
+        predict_affinities(raw, model, device="cpu", precision="float16")

@@ -9,6 +9,7 @@ nearest-neighbour channels unless ``channels="all"``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import pickle
@@ -91,7 +92,7 @@ def predict_affinities(raw: Any, model=None, *, tile_shape: tuple[int, int, int]
                        margin: int | tuple[int, int, int] = 24, channels: str = "nearest",
                        device: Any = "auto", normalize: str | tuple[float, float] = "volume",
                        out: Any = None, progress: Callable[[int, int], None] | None = None,
-                       test_time_flips: int = 1) -> Any:
+                       test_time_flips: int = 1, precision: str = "float32") -> Any:
     """Predict affinities for a 3-D EM volume, tile by tile.
 
     Each tile is read with ``margin`` voxels of context on every side that has data, run through
@@ -122,6 +123,10 @@ def predict_affinities(raw: Any, model=None, *, tile_shape: tuple[int, int, int]
     test_time_flips : {1, 2, 4, 8}
         Average the prediction over this many mirrorings of each tile (identity, then flips of
         z, y, x and their combinations; see :data:`FLIP_ORDER`). Costs that many network passes.
+    precision : {"float32", "bfloat16"}
+        Arithmetic of the network pass. ``"bfloat16"`` (autocast) is 2-3x faster on a CPU with
+        bfloat16 support; affinities then differ from float32 by about 1e-3 on average, so
+        agglomeration settings should be tuned with the precision they are used with.
 
     Returns
     -------
@@ -136,8 +141,11 @@ def predict_affinities(raw: Any, model=None, *, tile_shape: tuple[int, int, int]
     offsets = model.config.extra.get("offsets") or [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
     return predict_tiled(raw, model, n_out, tile_shape=tile_shape, margin=margin, device=device,
                          normalize=normalize, out=out, progress=progress, test_time_flips=test_time_flips,
-                         offsets=offsets)
+                         offsets=offsets, precision=precision)
 
+
+#: Arithmetic of the network pass in :func:`predict_affinities`.
+PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
 
 #: Mirrorings used by test-time averaging, in order (axes of (z, y, x) flipped).
 FLIP_ORDER: tuple[tuple[int, ...], ...] = ((), (0, 1, 2), (0,), (1, 2), (1,), (0, 2), (2,), (0, 1))
@@ -170,7 +178,7 @@ def _unflip_affinities(prob: np.ndarray, flips: tuple[int, ...], offsets) -> np.
 def predict_tiled(raw: Any, model, n_out: int, *, tile_shape=(128, 128, 128), margin: int | tuple = 24,
                   device: Any = "auto", normalize: str | tuple[float, float] = "volume", out: Any = None,
                   progress: Callable[[int, int], None] | None = None, test_time_flips: int = 1,
-                  offsets=None) -> Any:
+                  offsets=None, precision: str = "float32") -> Any:
     """Sigmoid of the first ``n_out`` output channels of ``model``, tile by tile.
 
     See :func:`predict_affinities` for the parameters; used by the affinity and synapse networks.
@@ -188,6 +196,8 @@ def predict_tiled(raw: Any, model, n_out: int, *, tile_shape=(128, 128, 128), ma
         raise NeuralscopeError("raw", "numeric grey values", f"dtype {raw.dtype}")
     if test_time_flips not in (1, 2, 4, 8):
         raise NeuralscopeError("test_time_flips", "1, 2, 4 or 8", test_time_flips)
+    if precision not in PRECISIONS:
+        raise NeuralscopeError("precision", " or ".join(PRECISIONS), precision)
     offsets = [tuple(int(v) for v in o) for o in (offsets or [])]
     config = model.config
     align = config.total_pool
@@ -201,6 +211,7 @@ def predict_tiled(raw: Any, model, n_out: int, *, tile_shape=(128, 128, 128), ma
     else:
         mean, std = (float(v) for v in normalize)
     dev = resolve_device(device)
+    amp = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if precision == "bfloat16" else contextlib.nullcontext
     # Channels-last 3-D convolutions: the same numbers (to float rounding), ~1.2x faster on a CPU.
     model = model.to(dev, memory_format=torch.channels_last_3d).eval()
     shape = tuple(int(s) for s in raw.shape)
@@ -223,8 +234,8 @@ def predict_tiled(raw: Any, model, n_out: int, *, tile_shape=(128, 128, 128), ma
         for flips in FLIP_ORDER[:test_time_flips]:
             view = np.ascontiguousarray(np.flip(block, flips)) if flips else block
             x = torch.from_numpy(view)[None, None].to(dev, memory_format=torch.channels_last_3d)
-            with torch.inference_mode():
-                p = torch.sigmoid(model(x)[0, :n_out]).float().cpu().numpy()
+            with torch.inference_mode(), amp():
+                p = torch.sigmoid(model(x)[0, :n_out].float()).cpu().numpy()
             if flips:
                 p = _unflip_affinities(p, flips, offsets)
             prob = p if prob is None else prob + p

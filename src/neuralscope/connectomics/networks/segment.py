@@ -74,7 +74,8 @@ def segment_affinities(affinities: np.ndarray, agglomeration: dict | None = None
 def segment_em(raw: Any, model=None, weights: str | Path | None = None, *, threshold: float | None = None,
                seed_threshold: float | None = None, device: Any = "auto",
                tile_shape: tuple[int, int, int] = (128, 128, 128), margin: int = 24,
-               return_affinities: bool = False, test_time_flips: int | None = None) -> Any:
+               return_affinities: bool = False, test_time_flips: int | None = None,
+               precision: str | None = None) -> Any:
     """Dense neuron segmentation of an EM volume with the affinity U-Net.
 
     Parameters
@@ -95,6 +96,8 @@ def segment_em(raw: Any, model=None, weights: str | Path | None = None, *, thres
         Also return the predicted affinities.
     test_time_flips : {1, 2, 4, 8}, optional
         Mirrorings averaged per tile (default: what the agglomeration was tuned with, else 1).
+    precision : {"float32", "bfloat16"}, optional
+        Arithmetic of the network pass (default: what the agglomeration was tuned with, else float32).
 
     Returns
     -------
@@ -108,6 +111,8 @@ def segment_em(raw: Any, model=None, weights: str | Path | None = None, *, thres
         model, meta = load_affinity_model(weights)
         tuned = meta.get("agglomeration", {})
     flips = int(test_time_flips if test_time_flips is not None else tuned.get("test_time_flips", 1))
-    aff = predict_affinities(raw, model, tile_shape=tile_shape, margin=margin, device=device, test_time_flips=flips)
+    precision = precision or tuned.get("precision", "float32")
+    aff = predict_affinities(raw, model, tile_shape=tile_shape, margin=margin, device=device, test_time_flips=flips,
+                             precision=precision)
     labels = segment_affinities(aff, tuned, threshold=threshold, seed_threshold=seed_threshold)
     return (labels, aff) if return_affinities else labels

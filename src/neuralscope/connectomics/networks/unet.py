@@ -162,5 +162,6 @@ class UNetEnsemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logit of the members' mean probability, ``(batch, out_channels, z, y, x)``."""
-        prob = torch.stack([torch.sigmoid(m(x)) for m in self.members]).mean(0)
+        # float32 here even under bfloat16 autocast: the logit of a rounded mean loses the tails.
+        prob = torch.stack([torch.sigmoid(m(x).float()) for m in self.members]).mean(0)
         return torch.logit(prob, eps=1e-6)
