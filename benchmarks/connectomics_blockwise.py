@@ -109,8 +109,11 @@ def _validation_box(meta: dict) -> tuple[str, tuple]:
     return protocol, train.protocol_regions(protocol)["val"]
 
 
-def tune_fib25(json_path: Path | None) -> int:
-    """Grid of the exact pipeline's settings on FIB-25: segment raw[:125], score the weights' validation box."""
+def tune_fib25(json_path: Path | None, weights: Path | None = None, store: bool = False) -> int:
+    """Grid of the exact pipeline's settings on FIB-25: segment raw[:125], score the weights' validation box.
+
+    With ``store`` the best settings are written into the weights file (``meta["agglomeration"]["exact"]``).
+    """
     import importlib.util
 
     from neuralscope.connectomics.exact import fragment_graph
@@ -125,13 +128,14 @@ def tune_fib25(json_path: Path | None) -> int:
     spec.loader.exec_module(mod)
     raw, gt, _, _ = mod.load_fib25_training_sample2()
     raw, gt = raw[:125], gt[:125].astype(np.int64)
-    model, meta = load_affinity_model()
+    model, meta = load_affinity_model(weights)
     protocol, val = _validation_box(meta)
     tuned = meta.get("agglomeration", {}) or {}
     edge_model = tuned.get("edge_model") if tuned.get("method") == "learned" else None
     flips = int(tuned.get("test_time_flips", 1))
     extra = {"test_time_flips": flips} if flips > 1 else {}
-    aff = predict_affinities(raw, model, normalize=_volume_stats(raw), device="cpu", **extra)
+    aff = predict_affinities(raw, model, normalize=_volume_stats(raw), device="cpu",
+                             precision=tuned.get("precision", "float32"), **extra)
     rows = []
     for sigma in (0.5, 1.0, 1.5, 2.0):
         fragments, graph, sizes = fragment_graph(aff, sigma=sigma, edge_model=edge_model)
@@ -149,6 +153,17 @@ def tune_fib25(json_path: Path | None) -> int:
           json.dumps({k: best[k] for k in ("sigma", "threshold", "min_size")}))
     if json_path:
         json_path.write_text(json.dumps({"grid": rows, "best": best}, indent=2))
+    if store:
+        import torch
+
+        from neuralscope.connectomics.networks.affinities import DEFAULT_WEIGHTS
+
+        path = weights or DEFAULT_WEIGHTS
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state.setdefault("agglomeration", {})["exact"] = {k: best[k] for k in ("sigma", "threshold", "min_size")}
+        state["agglomeration"]["exact_validation_adapted_rand_error"] = best["adapted_rand_error"]
+        torch.save(state, path)
+        print(f"stored in {path}")
     return 0
 
 
@@ -182,7 +197,8 @@ def fib25(block: tuple[int, int, int], json_path: Path | None) -> int:
                 "adapted_rand_error": round(s.adapted_rand_error, 4)}
 
     def both(volume):
-        aff = predict_affinities(volume, model, normalize=_volume_stats(volume), device="cpu")
+        aff = predict_affinities(volume, model, normalize=_volume_stats(volume), device="cpu",
+                                 precision=tuned.get("precision", "float32"))
         t0 = time.perf_counter()
         seeded = segment_affinities(aff, tuned)
         t1 = time.perf_counter()
@@ -245,6 +261,8 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--fib25", action="store_true", help="FIB-25 quality and exactness instead (see above)")
     p.add_argument("--tune", action="store_true", help="with --fib25: grid of sigma/threshold/min_size on z < 125")
+    p.add_argument("--weights", type=Path, default=None, help="with --fib25 --tune: these weights (default: shipped)")
+    p.add_argument("--store", action="store_true", help="with --fib25 --tune: write the best settings into the weights")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--raw", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -252,7 +270,7 @@ def main(argv=None) -> int:
     if args.child:
         return child(args)
     if args.fib25 and args.tune:
-        return tune_fib25(args.json)
+        return tune_fib25(args.json, args.weights, args.store)
     if args.fib25:
         return fib25(parse(args.block) if args.block != "64,192,192" else (64, 128, 128), args.json)
 

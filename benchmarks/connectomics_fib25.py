@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", type=Path, default=None, help="default: the shipped FIB-25 weights")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--tile", type=int, default=128)
+    p.add_argument("--tile", type=int, default=256, help="tile edge (256: the whole cube in one tile, no margin recomputed)")
     p.add_argument("--margin", type=int, default=24)
     p.add_argument("--threshold", type=float, default=None, help="default: the value tuned on z 100-125")
     p.add_argument("--seed-threshold", type=float, default=None)

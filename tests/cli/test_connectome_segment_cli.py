@@ -175,7 +175,11 @@ def test_weights_option_uses_the_given_file(em, tmp_path, capsys):
     np.testing.assert_array_equal(a, b)
     # Other weights really are used: zeroed output bias and weights -> affinity 0.5 everywhere.
     state = torch.load(copy, weights_only=True)
-    state["state_dict"] = {k: torch.zeros_like(v) if k.startswith("head.") else v for k, v in state["state_dict"].items()}
+    flat_head = lambda sd: {k: torch.zeros_like(v) if k.startswith("head.") else v for k, v in sd.items()}  # noqa: E731
+    if "members" in state:
+        state["members"] = [flat_head(sd) for sd in state["members"]]
+    else:
+        state["state_dict"] = flat_head(state["state_dict"])
     torch.save(state, tmp_path / "flat.pt")
     flat = json.loads(_run(base + ["--out", str(tmp_path / "c"), "--weights", str(tmp_path / "flat.pt")], capsys)[1])
     assert flat["n_segments"] != shipped["n_segments"]

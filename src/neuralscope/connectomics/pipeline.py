@@ -47,10 +47,10 @@ CLASSICAL_DEFAULTS = {"closing_size": 9, "threshold": 0.4, "seed_threshold": 0.3
                       "min_size": 0}
 
 
-#: Exact pipeline with the U-Net, chosen on FIB-25 (segment z < 125, score 100 <= z < 125) for the
-#: shipped weights: relief smoothing 1.0, the weights' learned edge score, threshold 0.7 (ARAND 0.178
-#: vs 0.179 for the seeded-watershed pipeline). A weights file may carry its own values under
-#: ``meta["agglomeration"]["exact"]`` (keys ``sigma``, ``threshold``, ``min_size``); those win.
+#: Exact pipeline with the U-Net: fallback settings for weights that carry none. The shipped weights
+#: carry their own, chosen on their validation box by ``benchmarks/connectomics_blockwise.py --fib25
+#: --tune --store`` under ``meta["agglomeration"]["exact"]`` (keys ``sigma``, ``threshold``,
+#: ``min_size``); those win.
 UNET_EXACT_DEFAULTS = {"sigma": 1.0, "threshold": 0.7, "min_size": 0}
 #: Exact pipeline with the classical model (mean affinity), chosen on FIB-25 the same way (grid sigma
 #: 0/1/2, threshold 0.2-0.5, min_size 0/200): ARAND 0.363 vs 0.464 for the stitched classical

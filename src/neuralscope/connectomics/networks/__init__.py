@@ -5,8 +5,9 @@
 - :func:`segment_em`: EM volume -> affinities -> watershed + mean-affinity merging
   (:mod:`neuralscope.connectomics.agglomeration`).
 - :func:`detect_synapses`: synapse probability map -> detected points.
-- Shipped weights: ``data/affinity_unet_fib25.pt`` (trained on FIB-25 z < 125, x < 150 by
-  ``scripts/train_affinities.py --protocol xsplit``; CC-BY 3.0 data, attribution in ``data/ATTRIBUTION.md``).
+- Shipped weights: ``data/affinity_unet_fib25.pt``, an ensemble of three U-Nets (seeds 5, 6, 7) trained
+  on FIB-25 z < 125, x < 150 by ``scripts/train_affinities.py --protocol xsplit`` and combined with
+  ``--ensemble``; tuned for bfloat16 inference (CC-BY 3.0 data, attribution in ``data/ATTRIBUTION.md``).
 
 Everything that needs torch is imported lazily, so importing this package is cheap.
 """

@@ -22,7 +22,8 @@ import numpy as np
 from neuralscope.core.errors import NeuralscopeError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-#: Weights trained by ``scripts/train_affinities.py`` on FIB-25 z < 125, x < 150 (validated on z < 125, x >= 150).
+#: Three U-Nets (an ensemble) trained by ``scripts/train_affinities.py`` on FIB-25 z < 125, x < 150
+#: (validated on z < 125, x >= 150).
 DEFAULT_WEIGHTS = DATA_DIR / "affinity_unet_fib25.pt"
 
 

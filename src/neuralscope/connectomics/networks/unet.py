@@ -163,5 +163,7 @@ class UNetEnsemble(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logit of the members' mean probability, ``(batch, out_channels, z, y, x)``."""
         # float32 here even under bfloat16 autocast: the logit of a rounded mean loses the tails.
-        prob = torch.stack([torch.sigmoid(m(x).float()) for m in self.members]).mean(0)
-        return torch.logit(prob, eps=1e-6)
+        prob = torch.sigmoid(self.members[0](x).float())
+        for member in self.members[1:]:  # a running sum: one member's output in memory at a time
+            prob += torch.sigmoid(member(x).float())
+        return torch.logit(prob / len(self.members), eps=1e-6)
