@@ -191,3 +191,24 @@ def test_weights_option_uses_the_given_file(em, tmp_path, capsys):
         code, stdout, err = _run(base + ["--out", str(out), *args], capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (args, err)
         assert stdout == "" and not out.exists()
+
+
+def test_synapses_network_downsample_option(em, tmp_path, capsys):
+    from neuralscope.connectomics.commands import _network_detector_available
+
+    if not _network_detector_available():
+        pytest.skip("the synapse network's weights are not installed")
+    folder, _ = em
+    base = ["-q", "connectome", "synapses", str(folder / "raw.npy"), "--segmentation", str(folder / "truth.npy"),
+            "--truth", str(folder / "synapses.csv"), "--json"]
+    code, stdout, err = _run(base + ["--detector", "network", "--downsample", "1", "--out", str(tmp_path / "n")],
+                             capsys)
+    assert code == 0, err
+    res = json.loads(stdout)
+    # Isotropic volume, synapses ~3 voxels across: the network at full resolution finds them.
+    assert res["detector"] == "network" and res["downsample"] == 1
+    assert res["recall"] >= 0.6 and res["precision"] >= 0.6, res
+    for args in (["--detector", "network", "--downsample", "0"], ["--detector", "classical", "--downsample", "2"]):
+        out = tmp_path / "bad"
+        code, stdout, err = _run(base + [*args, "--out", str(out)], capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and stdout == "" and not out.exists(), (args, err)

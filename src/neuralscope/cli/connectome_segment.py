@@ -57,6 +57,7 @@ def synapses(
     radius: float = typer.Option(3.0, "--radius", help="Synapse radius (voxels) of the classical detector."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Detection threshold."),
     anisotropy: float = typer.Option(1.0, "--anisotropy", help="z voxel size relative to y/x."),
+    downsample: Optional[int] = typer.Option(None, "--downsample", help="Network detector: in-plane down-sampling before the network (default: the weights' value, 4, for ~4-5 nm ssTEM pixels; 1 for volumes whose synapses are a few voxels across)."),
     slab: int = typer.Option(64, "--slab", help="Sections read at a time (raw and segmentation are streamed in slabs; memory grows with it, the result does not change)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout."),
 ) -> None:
@@ -65,5 +66,5 @@ def synapses(
 
     st = cli_state()
     run_synapses(raw=raw, segmentation=segmentation, out=out, truth=truth, tolerance=tolerance, detector=detector,
-                 radius=radius, threshold=threshold, anisotropy=anisotropy, slab_slices=slab,
+                 radius=radius, threshold=threshold, anisotropy=anisotropy, slab_slices=slab, downsample=downsample,
                  as_json=as_json, verbose=st["verbose"], quiet=st["quiet"])

@@ -177,8 +177,8 @@ SYNAPSE_HALO_SLICES = 8
 
 def run_synapses(*, raw: Path, segmentation: Path, out: Path, truth: Path | None = None, tolerance: float = 5.0,
                  detector: str = "auto", radius: float = 3.0, threshold: float | None = None,
-                 anisotropy: float = 1.0, slab_slices: int = 64, as_json: bool = False, verbose: int = 0,
-                 quiet: bool = False) -> dict:
+                 anisotropy: float = 1.0, slab_slices: int = 64, downsample: int | None = None,
+                 as_json: bool = False, verbose: int = 0, quiet: bool = False) -> dict:
     """Detect synapses in ``raw``, assign partners in ``segmentation``, write the edge list.
 
     The raw volume and the segmentation are read in slabs of ``slab_slices`` sections (plus the
@@ -204,20 +204,28 @@ def run_synapses(*, raw: Path, segmentation: Path, out: Path, truth: Path | None
         raise NeuralscopeError("RAW", "a non-empty volume", f"shape {tuple(volume.shape)}")
     seg = _open_labels(segmentation, None, "--segmentation", volume.shape)
     truth_table = _read_truth_synapses(truth) if truth is not None else None
-    # The network is a per-section detector trained on serial-section-like (anisotropic) volumes;
-    # on isotropic ones the classical detector is far better (1 vs 26 of 30 simulated synapses).
+    # The network works at a fixed resolution (its weights' in-plane down-sampling, 4 for ~4-5 nm ssTEM
+    # pixels); auto uses it for anisotropic (serial-section) volumes only. Isotropic volumes whose
+    # synapses are a few voxels across need --detector network --downsample 1.
     use_network = detector == "network" or (detector == "auto" and anisotropy > 1 and _network_detector_available())
     if detector == "network" and not _network_detector_available():
         raise NeuralscopeError("--detector", "classical (the synapse network's weights are not installed)", detector)
     if slab_slices < 1:
         raise NeuralscopeError("--slab", "a number of sections >= 1", slab_slices)
+    if downsample is not None and (downsample < 1 or not use_network):
+        raise NeuralscopeError("--downsample", "an integer >= 1, with the network detector", downsample)
     t0 = time.perf_counter()
     sampling = (anisotropy, 1.0, 1.0)
     if use_network:
-        from neuralscope.connectomics.networks.synapses import detect_synapses
+        from neuralscope.connectomics.networks.synapses import detect_synapses, load_synapse_model
 
-        console.info(f"detector: synapse network (neuralscope.connectomics.networks), slabs of {slab_slices} sections")
-        found = detect_synapses(volume, threshold=threshold, slab_slices=slab_slices, halo_slices=SYNAPSE_HALO_SLICES)
+        model, meta = load_synapse_model()
+        if downsample is not None:  # the network's working resolution: synapses a few pixels across
+            meta = {**meta, "downsample": int(downsample)}
+        console.info(f"detector: synapse network (neuralscope.connectomics.networks), in-plane down-sampling "
+                     f"{meta.get('downsample', 1)}, slabs of {slab_slices} sections")
+        found = detect_synapses(volume, model, meta, threshold=threshold, slab_slices=slab_slices,
+                                halo_slices=SYNAPSE_HALO_SLICES)
     else:
         console.info(f"detector: classical dark-blob detector, slabs of {slab_slices} sections")
         found = detect_synapses_classical(volume, radius=radius, sampling=sampling, slab_slices=slab_slices,
@@ -226,6 +234,7 @@ def run_synapses(*, raw: Path, segmentation: Path, out: Path, truth: Path | None
     connectome = synapses_to_connectome(assigned)
     res: dict[str, Any] = {
         "detector": "network" if use_network else "classical", "n_synapses": int(len(assigned)),
+        **({"downsample": int(meta.get("downsample", 1))} if use_network else {}),
         "n_assigned": int(assigned["valid"].sum()), "n_neurons": int(connectome.n_neurons),
         "n_edges": int(connectome.n_edges), "seconds": time.perf_counter() - t0,
     }

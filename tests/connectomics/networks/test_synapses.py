@@ -71,6 +71,16 @@ def test_shipped_synapse_model_finds_simulated_synapses():
         detect_synapses(raw, model, meta, threshold=1.5, device="cpu")
 
 
+def test_shipped_synapse_model_finds_isotropic_simulated_synapses():
+    from neuralscope.datasets.em import simulate_em_volume
+
+    model, meta = load_synapse_model()
+    vol = simulate_em_volume((32, 96, 96), n_synapses=20, random_state=4243)  # seeds 5000+ trained on
+    det = detect_synapses(np.asarray(vol.raw), model, {**meta, "downsample": 1}, device="cpu")
+    r = match_points(det[["z", "y", "x"]].to_numpy(), vol.synapses[["z", "y", "x"]].to_numpy(float), tolerance=5.0)
+    assert r["recall"] >= 0.7 and r["precision"] >= 0.7, r
+
+
 def test_detection_streams_in_slabs_with_the_whole_volume_result():
     model, meta = load_synapse_model()
     raw, _ = simulate_synapse_volume(shape=(12, 64, 64), n_synapses=4, seed=4243)

@@ -17,8 +17,9 @@ import numpy as np
 from neuralscope.core.errors import NeuralscopeError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-#: Trained by ``scripts/train_synapses.py --data simulated`` on simulated volumes only (the larval
-#: VNC labels are CC BY-NC-SA; weights trained on them are not shipped).
+#: Trained by ``scripts/train_synapses.py --data simulated --steps 1500`` on volumes of both simulators
+#: (anisotropic ``simulate_synapses`` and isotropic ``simulate_em_volume``) only (the larval VNC labels
+#: are CC BY-NC-SA; weights trained on them are not shipped).
 DEFAULT_SYNAPSE_WEIGHTS = DATA_DIR / "synapse_unet_simulated.pt"
 
 
