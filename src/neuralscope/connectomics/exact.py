@@ -85,10 +85,14 @@ class ClassicalAffinities:
         self.boundary = boundary
 
     def inference_precision(self) -> str:
-        """Arithmetic of the network pass used."""
-        if self.precision is not None:
-            return str(self.precision)
-        return str((self.model()[1].get("agglomeration", {}) or {}).get("precision", "float32"))
+        """Arithmetic of the network pass used (bfloat16 falls back to float32 where the CPU lacks it)."""
+        from neuralscope.connectomics.networks.affinities import effective_precision
+
+        requested = self.precision if self.precision is not None else (
+            (self.model()[1].get("agglomeration", {}) or {}).get("precision", "float32"))
+        if requested not in ("float32", "bfloat16"):
+            return str(requested)  # predict_affinities reports the bad value
+        return effective_precision(str(requested), self.device)
 
     def regions(self, shape: tuple[int, ...], block_shape: tuple[int, ...]) -> tuple[tuple[int, ...], list]:
         """(zarr chunks, list of (read region, core region)) covering ``shape``."""
@@ -163,10 +167,14 @@ class UNetAffinities:
         return int((self.model()[1].get("agglomeration", {}) or {}).get("test_time_flips", 1))
 
     def inference_precision(self) -> str:
-        """Arithmetic of the network pass used."""
-        if self.precision is not None:
-            return str(self.precision)
-        return str((self.model()[1].get("agglomeration", {}) or {}).get("precision", "float32"))
+        """Arithmetic of the network pass used (bfloat16 falls back to float32 where the CPU lacks it)."""
+        from neuralscope.connectomics.networks.affinities import effective_precision
+
+        requested = self.precision if self.precision is not None else (
+            (self.model()[1].get("agglomeration", {}) or {}).get("precision", "float32"))
+        if requested not in ("float32", "bfloat16"):
+            return str(requested)  # predict_affinities reports the bad value
+        return effective_precision(str(requested), self.device)
 
     def regions(self, shape: tuple[int, ...], block_shape: tuple[int, ...]) -> tuple[tuple[int, ...], list]:
         """The tiles of ``predict_affinities`` over the whole volume; chunks = tile cores."""

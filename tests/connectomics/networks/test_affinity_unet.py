@@ -196,3 +196,16 @@ def test_bfloat16_inference_is_close_to_float32_and_deterministic():
     assert 0 < float(diff.mean()) < 0.01 and float(diff.max()) < 0.1
     with pytest.raises(NeuralscopeError):
         predict_affinities(raw, model, device="cpu", precision="float16")
+
+
+def test_bfloat16_falls_back_to_float32_on_cpus_without_it(monkeypatch):
+    from neuralscope.connectomics.networks import affinities
+
+    _, raw = voronoi_volume(shape=(8, 16, 16))
+    model = small_model(seed=5)
+    full = predict_affinities(raw, model, tile_shape=(8, 16, 16), margin=8, device="cpu")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert affinities.effective_precision("bfloat16", "cpu") == "float32"
+    assert affinities.effective_precision("float32", "cpu") == "float32"
+    half = predict_affinities(raw, model, tile_shape=(8, 16, 16), margin=8, device="cpu", precision="bfloat16")
+    np.testing.assert_array_equal(half, full)

@@ -127,7 +127,8 @@ def predict_affinities(raw: Any, model=None, *, tile_shape: tuple[int, int, int]
     precision : {"float32", "bfloat16"}
         Arithmetic of the network pass. ``"bfloat16"`` (autocast) is 2-3x faster on a CPU with
         bfloat16 support; affinities then differ from float32 by about 1e-3 on average, so
-        agglomeration settings should be tuned with the precision they are used with.
+        agglomeration settings should be tuned with the precision they are used with. On a CPU
+        without bfloat16 instructions float32 is used instead (:func:`effective_precision`).
 
     Returns
     -------
@@ -147,6 +148,27 @@ def predict_affinities(raw: Any, model=None, *, tile_shape: tuple[int, int, int]
 
 #: Arithmetic of the network pass in :func:`predict_affinities`.
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
+
+def effective_precision(precision: str, device: Any = "cpu") -> str:
+    """The arithmetic :func:`predict_affinities` really uses for ``precision`` on ``device``.
+
+    bfloat16 on a CPU without bfloat16 instructions (oneDNN's check: AVX-512 or AMX) would be
+    emulated and slower than float32, so it falls back to float32 there.
+    """
+    if precision != "bfloat16":
+        return precision
+    import torch
+
+    from neuralscope._torch import resolve_device
+
+    if resolve_device(device).type != "cpu":
+        return precision
+    try:
+        supported = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without the check: assume not
+        supported = False
+    return precision if supported else "float32"
+
 
 #: Mirrorings used by test-time averaging, in order (axes of (z, y, x) flipped).
 FLIP_ORDER: tuple[tuple[int, ...], ...] = ((), (0, 1, 2), (0,), (1, 2), (1,), (0, 2), (2,), (0, 1))
@@ -212,6 +234,7 @@ def predict_tiled(raw: Any, model, n_out: int, *, tile_shape=(128, 128, 128), ma
     else:
         mean, std = (float(v) for v in normalize)
     dev = resolve_device(device)
+    precision = effective_precision(precision, dev)
     amp = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if precision == "bfloat16" else contextlib.nullcontext
     # Channels-last 3-D convolutions: the same numbers (to float rounding), ~1.2x faster on a CPU.
     model = model.to(dev, memory_format=torch.channels_last_3d).eval()
