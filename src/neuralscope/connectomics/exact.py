@@ -84,16 +84,6 @@ class ClassicalAffinities:
     def __init__(self, boundary: Any):
         self.boundary = boundary
 
-    def inference_precision(self) -> str:
-        """Arithmetic of the network pass used (bfloat16 falls back to float32 where the CPU lacks it)."""
-        from neuralscope.connectomics.networks.affinities import effective_precision
-
-        requested = self.precision if self.precision is not None else (
-            (self.model()[1].get("agglomeration", {}) or {}).get("precision", "float32"))
-        if requested not in ("float32", "bfloat16"):
-            return str(requested)  # predict_affinities reports the bad value
-        return effective_precision(str(requested), self.device)
-
     def regions(self, shape: tuple[int, ...], block_shape: tuple[int, ...]) -> tuple[tuple[int, ...], list]:
         """(zarr chunks, list of (read region, core region)) covering ``shape``."""
         return block_shape, [(_extended(c, self.halo, shape), c) for c in block_grid(shape, block_shape)]
