@@ -81,8 +81,10 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
         raise NeuralscopeError("--threshold", "a value in [0, 1]", threshold)
     if test_time_flips is not None and test_time_flips not in (1, 2, 4, 8):
         raise NeuralscopeError("--test-time-flips", "1, 2, 4 or 8", test_time_flips)
-    if precision is not None and precision not in ("float32", "bfloat16"):
-        raise NeuralscopeError("--precision", "float32 or bfloat16", precision)
+    from neuralscope.connectomics.networks.affinities import PRECISIONS
+
+    if precision is not None and precision not in PRECISIONS:
+        raise NeuralscopeError("--precision", " or ".join(PRECISIONS), precision)
     volume = open_volume(raw, dataset=dataset)
     if min(volume.shape) == 0:
         raise NeuralscopeError("RAW", "a non-empty volume", f"shape {tuple(volume.shape)}")

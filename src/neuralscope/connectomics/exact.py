@@ -158,11 +158,11 @@ class UNetAffinities:
 
     def inference_precision(self) -> str:
         """Arithmetic of the network pass used (bfloat16 falls back to float32 where the CPU lacks it)."""
-        from neuralscope.connectomics.networks.affinities import effective_precision
+        from neuralscope.connectomics.networks.affinities import PRECISIONS, effective_precision
 
         requested = self.precision if self.precision is not None else (
             (self.model()[1].get("agglomeration", {}) or {}).get("precision", "float32"))
-        if requested not in ("float32", "bfloat16"):
+        if requested not in PRECISIONS:
             return str(requested)  # predict_affinities reports the bad value
         return effective_precision(str(requested), self.device)
 
