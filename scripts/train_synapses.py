@@ -128,6 +128,14 @@ def score(model, meta, raw, mask, threshold, voxel_nm, tolerance_nm, z_range=Non
     return match_points(det[["z", "y", "x"]].to_numpy(), truth, tolerance_nm, voxel_nm)
 
 
+def pooled_scores(matches: list[dict]) -> dict:
+    """Precision / recall / F1 of several volumes' :func:`match_points` results, counts pooled."""
+    agg = {k: sum(m[k] for m in matches) for k in ("n_predicted", "n_true", "n_matched")}
+    prec = agg["n_matched"] / max(agg["n_predicted"], 1)
+    rec = agg["n_matched"] / max(agg["n_true"], 1)
+    return {**agg, "precision": prec, "recall": rec, "f1": 2 * prec * rec / max(prec + rec, 1e-12)}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", choices=["simulated", "vnc"], default="vnc")
@@ -188,29 +196,18 @@ def main(argv=None) -> int:
         sim_nm = (45.0, 18.4, 18.4)
 
         def sim_score(pairs, t):
-            agg = {"n_predicted": 0, "n_true": 0, "n_matched": 0}
-            for r, m in pairs:
-                # simulated volumes are drawn at the working resolution already: no down-sampling
-                s = score(model, {"downsample": 1}, r, m, t, sim_nm, TOLERANCE_NM)
-                for k in agg:
-                    agg[k] += s[k]
-            prec = agg["n_matched"] / max(agg["n_predicted"], 1)
-            rec = agg["n_matched"] / max(agg["n_true"], 1)
-            return {**agg, "precision": prec, "recall": rec, "f1": 2 * prec * rec / max(prec + rec, 1e-12)}
+            # simulated volumes are drawn at the working resolution already: no down-sampling
+            return pooled_scores([score(model, {"downsample": 1}, r, m, t, sim_nm, TOLERANCE_NM) for r, m in pairs])
 
         em_tune = [em_volume_with_mask(6000 + s) for s in range(2)]
         em_test = [em_volume_with_mask(7000 + s) for s in range(3)]
 
         def em_score(triples, t):
-            agg = {"n_predicted": 0, "n_true": 0, "n_matched": 0}
+            matches = []
             for r, _, points in triples:
                 det = detect_synapses(r, model, {"downsample": 1}, threshold=t, device="cpu")
-                m = match_points(det[["z", "y", "x"]].to_numpy(), points, SIM_EM_TOLERANCE, (1.0, 1.0, 1.0))
-                for k in agg:
-                    agg[k] += m[k]
-            prec = agg["n_matched"] / max(agg["n_predicted"], 1)
-            rec = agg["n_matched"] / max(agg["n_true"], 1)
-            return {**agg, "precision": prec, "recall": rec, "f1": 2 * prec * rec / max(prec + rec, 1e-12)}
+                matches.append(match_points(det[["z", "y", "x"]].to_numpy(), points, SIM_EM_TOLERANCE, (1.0, 1.0, 1.0)))
+            return pooled_scores(matches)
 
         # One threshold for both simulators: the mean of their F1 on the tuning volumes.
         tune = {t: (sim_score(sim_tune, t)["f1"] + (em_score(em_tune, t)["f1"] if args.em_volumes else 0.0))
