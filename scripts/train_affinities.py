@@ -29,6 +29,11 @@ combined and tuned on the same box with bfloat16 inference::
 0.068 / 0.184 (float32) / 0.065, seeds 5 + 7 together 0.070: a tie within the box's noise, and the
 three-member average was chosen, before any held-out figure, as the least dependent on one run). The exact pipeline's settings were then tuned on the box by
 ``benchmarks/connectomics_blockwise.py --fib25 --tune --store`` (sigma 1.5, threshold 0.8, min_size 0: 0.061).
+
+Tried and not kept (numbers in the issue notes): a refit of two runs on all of z < 125 with the
+xsplit recipe and agglomeration copied over (no box left to recalibrate the agglomeration on; held-out
+ARAND 0.257, far worse, more merges); region merging with GALA-style re-scoring (a candidate of the
+tuning since; best validation ARAND 0.070 at seed 0.5, threshold 0.4, vs 0.067 for the learned edge score); long-range affinities as edge features (0.0675).
 """
 
 from __future__ import annotations
@@ -284,7 +289,9 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
 
     Affinities are predicted from z < 125 only (the volume is cut there, so the held-out half
     never enters). Two methods are tried: mean-affinity merging, and merging on a learned edge
-    score (logistic regression on face statistics, fitted on fragments of the training box). The
+    score (logistic regression on face statistics, fitted on fragments of the training box), and
+    merging that re-scores grown regions (:mod:`~neuralscope.connectomics.networks.region_merging`,
+    trained GALA-style on the training box). The
     segmentation of z < 125 is scored by adapted Rand error on the validation box (100 <= z < 125
     for ``zslab``, x >= 150 for ``xsplit``). Mean-affinity merging is also tried with objects below
     ``min_sizes`` voxels joined to their best neighbour.
@@ -307,6 +314,7 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
         fit_edge_model,
         learned_agglomeration,
     )
+    from neuralscope.connectomics.networks.region_merging import region_agglomeration, train_region_model
     from neuralscope.connectomics.networks.segment import apply_mapping
 
     thresholds = thresholds if thresholds is not None else [round(float(t), 2) for t in np.arange(0.3, 0.96, 0.05)]
@@ -322,7 +330,7 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
         s = evaluate_segmentation(seg[val], truth).as_dict()
         row.update({k: s[k] for k in ("vi_split", "vi_merge", "adapted_rand_error")})
         results.append(row)
-        print(json.dumps({k: v for k, v in row.items() if k != "edge_model"}), flush=True)
+        print(json.dumps({k: v for k, v in row.items() if not k.endswith("_model")}), flush=True)
 
     for st in seed_thresholds:
         frag = watershed_fragments(affinities_to_boundary(aff), seed_threshold=st)
@@ -340,8 +348,13 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
         for t in thresholds:
             record({"method": "learned", "seed_threshold": st, "threshold": t, "edge_model": edge_model},
                    learned_agglomeration(frag, aff, edge_model, t))
+        region_model = train_region_model(train_frag, train_aff, gt[train], epochs=2)
+        for t in thresholds:
+            record({"method": "region", "seed_threshold": st, "threshold": t, "region_model": region_model},
+                   region_agglomeration(frag, aff, region_model, t))
     best = min(results, key=lambda r: r["adapted_rand_error"])
-    print("best on the validation box:", json.dumps({k: v for k, v in best.items() if k != "edge_model"}), flush=True)
+    print("best on the validation box:", json.dumps({k: v for k, v in best.items() if not k.endswith("_model")}),
+          flush=True)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     best = json.loads(json.dumps(best, default=float))  # plain Python numbers: loadable with weights_only=True
     state["agglomeration"] = {**best, "tuned_on": f"{regions['validated_on']} (edge model fitted on the training box)",

@@ -25,6 +25,32 @@ def find(parent, x):
 
 
 @numba.njit(cache=True, nogil=True)
+def empty_graph(n_nodes):
+    """Per-node neighbour -> edge-slot dicts and an empty (score, a, b) heap list of the right types."""
+    adjacency = numba.typed.List()
+    for _ in range(n_nodes):
+        adjacency.append(numba.typed.Dict.empty(key_type=numba.types.int64, value_type=numba.types.int64))
+    heap = [(np.float64(0.0), np.int64(0), np.int64(0))]
+    heap.pop()
+    return adjacency, heap
+
+
+@numba.njit(cache=True, nogil=True)
+def relink(adjacency, a, b, c, top):
+    """Region ``b`` merges into ``a``: its neighbour ``c`` drops ``b`` and gets the a-c edge slot.
+
+    Returns ``(slot, top)``: the existing a-c slot, or a new one (``top``, then incremented).
+    """
+    del adjacency[c][b]
+    nb_a = adjacency[a]
+    if c in nb_a:
+        return nb_a[c], top
+    nb_a[c] = top
+    adjacency[c][a] = top
+    return top, top + 1
+
+
+@numba.njit(cache=True, nogil=True)
 def merges(u, v, sums, counts, n_nodes, threshold):
     n_edges = len(u)
     # Merging b into a turns each edge b-c into a-c: either added to an existing a-c edge or
@@ -34,11 +60,7 @@ def merges(u, v, sums, counts, n_nodes, threshold):
     es[:n_edges] = sums
     en[:n_edges] = counts
     top = n_edges
-    adjacency = numba.typed.List()
-    for _ in range(n_nodes):
-        adjacency.append(numba.typed.Dict.empty(key_type=numba.types.int64, value_type=numba.types.int64))
-    heap = [(np.float64(0.0), np.int64(0), np.int64(0))]
-    heap.pop()
+    adjacency, heap = empty_graph(n_nodes)
     for e in range(n_edges):
         a, b = u[e], v[e]
         adjacency[a][b] = e
@@ -63,14 +85,7 @@ def merges(u, v, sums, counts, n_nodes, threshold):
         for c, eb in nb_b.items():
             if c == a:
                 continue
-            del adjacency[c][b]
-            if c in nb_a:
-                ea = nb_a[c]
-            else:
-                ea = top
-                top += 1
-                nb_a[c] = ea
-                adjacency[c][a] = ea
+            ea, top = relink(adjacency, a, b, c, top)
             es[ea] += es[eb]
             en[ea] += en[eb]
             m = es[ea] / en[ea]

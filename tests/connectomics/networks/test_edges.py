@@ -15,25 +15,6 @@ from neuralscope.connectomics.networks.edges import (
     learned_agglomeration,
     merge_probability,
 )
-from neuralscope.connectomics.networks.targets import labels_to_affinities
-
-
-def _cells_and_fragments(seed):
-    """Voronoi cells (truth) cut into fragments by a finer Voronoi partition; noisy true affinities."""
-    rng = np.random.default_rng(seed)
-    shape = (16, 40, 40)
-    grid = np.stack(np.meshgrid(*[np.arange(s) for s in shape], indexing="ij"), -1).reshape(-1, 3)
-
-    def voronoi(n):
-        c = rng.uniform(0, 1, (n, 3)) * np.array(shape)
-        return (np.argmin(((grid[:, None] - c[None]) ** 2).sum(-1), 1) + 1).reshape(shape)
-
-    truth = voronoi(8)
-    fine = voronoi(60)
-    fragments = (truth * 1000 + fine).astype(np.int64)
-    aff, _ = labels_to_affinities(truth, [(1, 0, 0), (0, 1, 0), (0, 0, 1)])
-    aff = np.clip(aff * 0.7 + 0.15 + rng.normal(0, 0.25, aff.shape), 0, 1).astype(np.float32)
-    return truth, fragments, aff
 
 
 def test_edge_features_on_a_known_face():
@@ -47,13 +28,13 @@ def test_edge_features_on_a_known_face():
     assert feature_matrix(t).shape == (1, len(FEATURES))
 
 
-def test_learned_agglomeration_recovers_cells_on_new_data():
-    truth, frag, aff = _cells_and_fragments(0)
+def test_learned_agglomeration_recovers_cells_on_new_data(cells_and_fragments):
+    truth, frag, aff = cells_and_fragments(0)
     table = edge_features(frag, aff)
     y = edge_targets(table, frag, truth)
     assert 0.2 < y.mean() < 0.9
     model = fit_edge_model(feature_matrix(table), y)
-    truth2, frag2, aff2 = _cells_and_fragments(1)
+    truth2, frag2, aff2 = cells_and_fragments(1)
     t2 = edge_features(frag2, aff2)
     p = merge_probability(model, feature_matrix(t2))
     y2 = edge_targets(t2, frag2, truth2)

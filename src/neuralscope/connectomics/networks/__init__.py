@@ -4,6 +4,8 @@
 - :func:`predict_affinities`: tiled prediction with overlap over numpy or dask volumes, CPU or GPU.
 - :func:`segment_em`: EM volume -> affinities -> watershed + mean-affinity merging
   (:mod:`neuralscope.connectomics.agglomeration`).
+- :func:`train_region_model` / :func:`region_agglomeration`: merging that re-scores grown regions
+  with a learned model, trained GALA-style.
 - :func:`detect_synapses`: synapse probability map -> detected points.
 - Shipped weights: ``data/affinity_unet_fib25.pt``, an ensemble of three U-Nets (seeds 5, 6, 7) trained
   on FIB-25 z < 125, x < 150 by ``scripts/train_affinities.py --protocol xsplit`` and combined with
@@ -27,6 +29,8 @@ _LAZY = {
     "load_affinity_model": "neuralscope.connectomics.networks.affinities",
     "segment_em": "neuralscope.connectomics.networks.segment",
     "apply_mapping": "neuralscope.connectomics.networks.segment",
+    "train_region_model": "neuralscope.connectomics.networks.region_merging",
+    "region_agglomeration": "neuralscope.connectomics.networks.region_merging",
     "detect_synapses": "neuralscope.connectomics.networks.synapses",
     "predict_synapse_probability": "neuralscope.connectomics.networks.synapses",
     "load_synapse_model": "neuralscope.connectomics.networks.synapses",

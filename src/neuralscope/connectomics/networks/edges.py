@@ -17,6 +17,23 @@ FEATURES = ("mean", "std", "min", "q10", "q25", "q50", "q75", "q90", "max", "log
 _QUANTILES = {"q10": 0.1, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q90": 0.9}
 
 
+def face_pairs(fragments: np.ndarray, affinities: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every voxel face between two different non-zero fragments: ``(u, v, affinity)``, ``u < v``."""
+    frag = np.asarray(fragments).astype(np.int64, copy=False)
+    us, vs, vals = [], [], []
+    for d in range(3):
+        hi = [slice(None)] * 3
+        lo = [slice(None)] * 3
+        hi[d], lo[d] = slice(1, None), slice(None, -1)
+        a, b = frag[tuple(hi)], frag[tuple(lo)]
+        cut = (a != b) & (a != 0) & (b != 0)
+        aa, bb = a[cut], b[cut]
+        us.append(np.minimum(aa, bb))
+        vs.append(np.maximum(aa, bb))
+        vals.append(np.asarray(affinities[d])[tuple(hi)][cut].astype(np.float64))
+    return np.concatenate(us), np.concatenate(vs), np.concatenate(vals)
+
+
 def edge_features(fragments: np.ndarray, affinities: np.ndarray) -> dict[str, np.ndarray]:
     """Features of every pair of touching fragments.
 
@@ -34,18 +51,7 @@ def edge_features(fragments: np.ndarray, affinities: np.ndarray) -> dict[str, np
         name in :data:`FEATURES`.
     """
     frag = np.asarray(fragments).astype(np.int64, copy=False)
-    us, vs, vals = [], [], []
-    for d in range(3):
-        hi = [slice(None)] * 3
-        lo = [slice(None)] * 3
-        hi[d], lo[d] = slice(1, None), slice(None, -1)
-        a, b = frag[tuple(hi)], frag[tuple(lo)]
-        cut = (a != b) & (a != 0) & (b != 0)
-        aa, bb = a[cut], b[cut]
-        us.append(np.minimum(aa, bb))
-        vs.append(np.maximum(aa, bb))
-        vals.append(np.asarray(affinities[d])[tuple(hi)][cut].astype(np.float64))
-    u, v, val = np.concatenate(us), np.concatenate(vs), np.concatenate(vals)
+    u, v, val = face_pairs(frag, affinities)
     base = int(frag.max()) + 1
     key = u * base + v
     order = np.lexsort((val, key))

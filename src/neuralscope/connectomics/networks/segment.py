@@ -48,8 +48,10 @@ def segment_affinities(affinities: np.ndarray, agglomeration: dict | None = None
     affinities : ndarray, shape (3, z, y, x)
         Nearest-neighbour affinities.
     agglomeration : dict, optional
-        ``method`` ("mean" or "learned"), ``threshold``, ``seed_threshold``, ``min_size`` (mean only:
-        smaller objects join their best neighbour) and, for "learned", ``edge_model`` (see :mod:`neuralscope.connectomics.networks.edges`).
+        ``method`` ("mean", "learned" or "region"), ``threshold``, ``seed_threshold``, ``min_size`` (mean
+        only: smaller objects join their best neighbour) and, for "learned", ``edge_model`` (see
+        :mod:`neuralscope.connectomics.networks.edges`), for "region" ``region_model`` (see
+        :mod:`neuralscope.connectomics.networks.region_merging`).
     threshold, seed_threshold : float, optional
         Override the tuned values.
 
@@ -64,8 +66,13 @@ def segment_affinities(affinities: np.ndarray, agglomeration: dict | None = None
     threshold = float(threshold if threshold is not None else tuned.get("threshold", FALLBACK_THRESHOLD))
     seed_threshold = float(seed_threshold if seed_threshold is not None
                            else tuned.get("seed_threshold", FALLBACK_SEED_THRESHOLD))
-    if tuned.get("method", "mean") == "learned":
+    method = tuned.get("method", "mean")
+    if method in ("learned", "region"):
         fragments = watershed_fragments(affinities_to_boundary(affinities), seed_threshold=seed_threshold)
+        if method == "region":
+            from neuralscope.connectomics.networks.region_merging import region_agglomeration
+
+            return region_agglomeration(fragments, affinities, tuned["region_model"], threshold)
         return learned_agglomeration(fragments, affinities, tuned["edge_model"], threshold)
     return affinities_to_segmentation(affinities, threshold=threshold, seed_threshold=seed_threshold,
                                       min_size=int(tuned.get("min_size", 0)))
