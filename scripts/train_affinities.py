@@ -33,7 +33,10 @@ three-member average was chosen, before any held-out figure, as the least depend
 Tried and not kept (numbers in the issue notes): a refit of two runs on all of z < 125 with the
 xsplit recipe and agglomeration copied over (no box left to recalibrate the agglomeration on; held-out
 ARAND 0.257, far worse, more merges); region merging with GALA-style re-scoring (a candidate of the
-tuning since; best validation ARAND 0.070 at seed 0.5, threshold 0.4, vs 0.067 for the learned edge score); long-range affinities as edge features (0.0675).
+tuning since; best validation ARAND 0.070 at seed 0.5, threshold 0.4, vs 0.067 for the learned edge score); long-range affinities as edge features (0.0675); a wider network
+(``--widths 12,24,48,96 --steps 2500 --seed 7``, 0.46 s/step on two threads): best checkpoint step 2000, and
+region merging (seed 0.7, threshold 0.35) gave validation ARAND 0.051, yet held-out 0.213 -- the box is
+not a reliable selector, so that candidate was not shipped.
 """
 
 from __future__ import annotations
