@@ -83,30 +83,41 @@ def feature_matrix(table: dict[str, np.ndarray]) -> np.ndarray:
     return np.column_stack([table[f] for f in FEATURES]) if len(table["u"]) else np.zeros((0, len(FEATURES)))
 
 
-def edge_targets(table: dict[str, np.ndarray], fragments: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """1 where both fragments belong mostly to the same true object (ids > 0), else 0."""
+def majority_truth(fragments: np.ndarray, truth: np.ndarray, ignore_unlabelled: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each fragment's true id of largest overlap: ``(fragment ids, majority ids)``, sorted by fragment.
+
+    With ``ignore_unlabelled`` the voxels with true id 0 are not counted; otherwise 0 competes
+    like any other id (a mostly unlabelled fragment gets 0).
+    """
     frag = np.asarray(fragments).astype(np.int64).ravel()
     gt = np.asarray(truth).astype(np.int64).ravel()
-    keep = gt > 0
-    frag, gt = frag[keep], gt[keep]
+    if ignore_unlabelled:
+        keep = gt > 0
+        frag, gt = frag[keep], gt[keep]
     pair = np.unique(np.column_stack([frag, gt]), axis=0, return_counts=True)
     (pf, pg), cnt = pair[0].T, pair[1]
     order = np.lexsort((-cnt, pf))  # per fragment, the largest overlap first
     pf, pg = pf[order], pg[order]
     first = np.r_[True, pf[1:] != pf[:-1]]
-    majority = np.zeros(int(max(frag.max(initial=0), table["v"].max(initial=0))) + 1, np.int64)
-    majority[pf[first]] = pg[first]
+    return pf[first], pg[first]
+
+
+def edge_targets(table: dict[str, np.ndarray], fragments: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """1 where both fragments belong mostly to the same true object (ids > 0), else 0."""
+    ids, best = majority_truth(fragments, truth, ignore_unlabelled=True)
+    majority = np.zeros(int(max(ids.max(initial=0), table["v"].max(initial=0))) + 1, np.int64)
+    majority[ids] = best
     mu, mv = majority[table["u"]], majority[table["v"]]
     return ((mu == mv) & (mu > 0)).astype(np.int64)
 
 
-def fit_edge_model(X: np.ndarray, y: np.ndarray, C: float = 1.0, seed: int = 0) -> dict:
+def fit_edge_model(X: np.ndarray, y: np.ndarray, C: float = 1.0, seed: int = 0, max_iter: int = 2000) -> dict:
     """Balanced logistic regression on standardised features; returns plain-number coefficients."""
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = X.mean(0), X.std(0)
     scale[scale == 0] = 1.0
-    clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=seed)
+    clf = LogisticRegression(C=C, class_weight="balanced", max_iter=max_iter, random_state=seed)
     clf.fit((X - mean) / scale, y)
     return {"features": list(FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
             "coef": clf.coef_[0].tolist(), "intercept": float(clf.intercept_[0])}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuralscope.connectomics.networks.edges import FEATURES, face_pairs
+from neuralscope.connectomics.networks.edges import face_pairs, fit_edge_model, majority_truth
 
 
 def face_statistics(fragments: np.ndarray, affinities: np.ndarray) -> dict[str, np.ndarray]:
@@ -50,15 +50,9 @@ def face_statistics(fragments: np.ndarray, affinities: np.ndarray) -> dict[str, 
 
 def fragment_truth(ids: np.ndarray, fragments: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Majority true id (> 0) of each fragment in ``ids``; -1 where a fragment is mostly unlabelled."""
-    frag = np.asarray(fragments).astype(np.int64).ravel()
-    gt = np.asarray(truth).astype(np.int64).ravel()
-    pair, cnt = np.unique(np.column_stack([frag, gt]), axis=0, return_counts=True)
-    pf, pg = pair.T
-    order = np.lexsort((-cnt, pf))
-    pf, pg = pf[order], pg[order]
-    first = np.r_[True, pf[1:] != pf[:-1]]
-    lookup = dict(zip(pf[first].tolist(), pg[first].tolist()))
-    lab = np.array([lookup.get(int(i), 0) for i in ids], np.int64)
+    frag_ids, best = majority_truth(fragments, truth, ignore_unlabelled=False)
+    pos = np.clip(np.searchsorted(frag_ids, ids), 0, max(len(frag_ids) - 1, 0))
+    lab = np.where(frag_ids[pos] == ids, best[pos], 0) if len(frag_ids) else np.zeros(len(ids), np.int64)
     lab[lab == 0] = -1
     return lab
 
@@ -75,14 +69,7 @@ def _run(stats, model, threshold, labels=None):
 
 
 def _fit(X, y, C, seed):
-    from sklearn.linear_model import LogisticRegression
-
-    mean, scale = X.mean(0), X.std(0)
-    scale[scale == 0] = 1.0
-    clf = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed)
-    clf.fit((X - mean) / scale, y)
-    return {"kind": "region", "features": list(FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
-            "coef": clf.coef_[0].tolist(), "intercept": float(clf.intercept_[0])}
+    return {"kind": "region", **fit_edge_model(X, y, C=C, seed=seed, max_iter=3000)}
 
 
 def train_region_model(fragments: np.ndarray, affinities: np.ndarray, truth: np.ndarray, epochs: int = 3,
