@@ -43,6 +43,21 @@ def scores(seg: np.ndarray, gt: np.ndarray, z0: int = HELD_OUT_Z) -> dict:
     return {k: round(float(s[k]), 4) for k in ("vi_split", "vi_merge", "adapted_rand_error")}
 
 
+def largest_errors(seg: np.ndarray, gt: np.ndarray, z0: int = HELD_OUT_Z, top: int = 3) -> dict:
+    """The few objects that decide the adapted Rand error: split and merged voxel pairs, worst first."""
+    from neuralscope.connectomics.metrics import evaluate_segmentation
+
+    s = evaluate_segmentation(seg[z0:], gt[z0:])
+    out = {}
+    for kind, table, key, col in (("splits", s.split_objects, "truth_id", "split_pairs"),
+                                  ("merges", s.merge_objects, "seg_id", "merge_pairs")):
+        total = float(table[col].sum())
+        worst = table.sort_values(col, ascending=False).head(top)
+        out[kind] = [{key: int(r[key]), "voxels": int(r["voxels"]), "share_of_" + col: round(float(r[col]) / total, 3)}
+                     for _, r in worst.iterrows()] if total > 0 else []
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", type=Path, default=None, help="default: the shipped FIB-25 weights")
@@ -97,6 +112,8 @@ def main(argv=None) -> int:
             # (this reproduces the whole-cube reference 0.90 / 0.92 / 0.157).
             "ffn_published": scores(ffn, gt),
         },
+        # ARAND counts voxel pairs, so one large neurite cut once can decide it: name those objects.
+        "largest_errors": {"neuralscope_unet": largest_errors(ours, gt), "ffn_published": largest_errors(ffn, gt)},
         "whole_cube_reference_check": {"watershed_oversegmentation": scores(watershed, gt, 0),
                                        "ffn_published": scores(ffn, gt, 0)},
         "agglomeration": {k: tuned.get(k) for k in ("method", "threshold", "seed_threshold")},
@@ -111,6 +128,10 @@ def main(argv=None) -> int:
     print(f"{'z >= 125':28s} {'VI split':>9s} {'VI merge':>9s} {'ARAND':>7s}")
     for name, s in result["held_out"].items():
         print(f"{name:28s} {s['vi_split']:9.3f} {s['vi_merge']:9.3f} {s['adapted_rand_error']:7.3f}")
+    for name, errs in result["largest_errors"].items():
+        parts = [f"{kind}: " + ", ".join(f"{e['voxels']:,} vox {100 * list(e.values())[-1]:.0f} %" for e in rows)
+                 for kind, rows in errs.items()]
+        print(f"{name:28s} largest shares of the split / merged pairs -- " + "; ".join(parts))
     print(f"end to end: {result['end_to_end_seconds']} s for {raw.size} voxels on {args.threads} threads = "
           f"{result['voxels_per_second'] / 1e6:.3f} M voxels/s (prediction {result['predict_seconds']} s); "
           f"FFN's own log: {result['ffn_published_voxels_per_second_p100'] / 1e3:.0f} k voxels/s on a P100")

@@ -1,6 +1,6 @@
 """`neuralscope connectome segment --model ffn`: same JSON contract and outputs as the other models,
-the same partition as the library call, one-line errors for options that do not apply and for
-volumes over the documented limit."""
+the same partition as the library call, block-wise runs (--block, --halo, --scheduler, --workers),
+one-line errors for options that do not apply and for volumes or blocks over the documented limit."""
 
 import json
 
@@ -100,14 +100,15 @@ def test_options_that_do_not_apply_and_too_large_volumes_exit_2(em, tmp_path, ca
     np.save(big, np.zeros((side, side, side), np.uint8))
     cases = {
         "method": ([raw, "--method", "mutex"], "--method"),
-        "scheduler": ([raw, "--scheduler", "local"], "--scheduler"),
-        "block": ([raw, "--block", "8,16,16"], "--block"),
-        "halo": ([raw, "--halo", "2"], "--halo"),
-        "workers": ([raw, "--workers", "2"], "--workers"),
+        "halo without block": ([raw, "--halo", "2"], "--halo"),
         "threshold": ([raw, "--threshold", "0.5"], "--threshold"),
         "flips": ([raw, "--test-time-flips", "1"], "--test-time-flips"),
         "anisotropy": ([raw, "--anisotropy", "2"], "--anisotropy"),
+        "precision": ([raw, "--precision", "float32"], "--precision"),
         "too large": ([str(big)], "--model unet"),
+        # Block-wise, the limit is per block (core + halo): one block of the whole volume is refused.
+        "block too large": ([str(big), "--block", str(side)], "per block"),
+        "thin halo": ([raw, "--block", "12,16,32", "--halo", "1"], "halo"),
     }
     for name, (args, needle) in cases.items():
         out = tmp_path / f"out-{name.replace(' ', '-')}"
@@ -137,3 +138,33 @@ def test_help_states_the_limit(capsys):
     assert code == 0
     text = " ".join(stdout.replace("│", " ").split())
     assert "ffn" in text and f"{FFN_MAX_VOXELS:,}" in text
+
+
+def test_ffn_blockwise_cli(em, tmp_path, capsys):
+    """--block (with --scheduler/--workers) passes through: several blocks, stitched, consecutive ids."""
+    import zarr
+
+    folder, vol = em
+    out = tmp_path / "seg"
+    code, stdout, err = _run(["-q", "connectome", "segment", str(folder / "raw.npy"), "--out", str(out),
+                              "--model", "ffn", "--block", "12,16,32", "--halo", "8", "--scheduler", "synchronous",
+                              "--truth", str(folder / "truth.npy"), "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(stdout)
+    assert res == json.loads((out / "metrics.json").read_text())
+    assert res["model"] == "ffn" and res["n_blocks"] == 2 and res["face_merges"] > 0
+    assert res["block_shape"] == [12, 16, 32] and res["halo"] == [8, 8, 8]
+    seg = zarr.open_array(str(out / "segmentation.zarr"), mode="r")[...]
+    assert seg.shape == vol.raw.shape
+    ids = np.unique(seg[seg > 0])
+    np.testing.assert_array_equal(ids, np.arange(1, len(ids) + 1))
+    assert res["n_segments"] == len(ids) and 0 <= res["adapted_rand_error"] <= 1
+
+
+def test_ffn_method_mutex_still_refused_with_block(em, tmp_path, capsys):
+    folder, _ = em
+    out = tmp_path / "seg"
+    code, stdout, err = _run(["-q", "connectome", "segment", str(folder / "raw.npy"), "--out", str(out),
+                              "--model", "ffn", "--block", "12,16,32", "--method", "mutex", "--json"], capsys)
+    assert code == 2 and stdout == "" and not out.exists()
+    assert len(err.strip().splitlines()) == 1 and "--method" in err and "Traceback" not in err

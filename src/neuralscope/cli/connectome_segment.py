@@ -22,13 +22,14 @@ def segment(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler address, or 'local' for a LocalCluster (default: threads)."),
     model: str = typer.Option("auto", "--model", help=(
         "auto, classical, unet or ffn (auto = unet when its weights are installed). ffn: the flood-filling network "
-        f"with its shipped (undertrained) weights, one block, for small volumes only (at most {FFN_MAX_VOXELS:,} "
-        "voxels: it runs at a few thousand voxels/s on a CPU); --method, --threshold, --block, --halo, --scheduler, "
-        "--workers, --anisotropy, --test-time-flips and --precision do not apply to it.")),
+        f"with its shipped (undertrained) weights: one block for small volumes, or block-wise with --block (stitched "
+        f"across faces); at most {FFN_MAX_VOXELS:,} voxels per task, the whole volume or one block plus its halo "
+        "(it runs at a few thousand voxels/s on a CPU); --method, --threshold, --anisotropy, --test-time-flips and "
+        "--precision do not apply to it.")),
     method: str = typer.Option("mean", "--method", help="Agglomeration: mean (descent fragments + one global merging, exact block-wise) or mutex (stitched blocks)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Merge threshold on the mean affinity (default: the model's tuned value)."),
     block: Optional[str] = typer.Option(None, "--block", help="Block size Z,Y,X for block-wise processing (default 128,256,256); with --method mean the result is the same for any block size."),
-    halo: Optional[str] = typer.Option(None, "--halo", help="Context voxels Z,Y,X around each block for --method mutex (the exact mean pipeline computes the context it needs)."),
+    halo: Optional[str] = typer.Option(None, "--halo", help="Context voxels Z,Y,X around each block for --method mutex and --model ffn (the exact mean pipeline computes the context it needs)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Parallel blocks (threads, or LocalCluster workers)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="HDF5 dataset of RAW (and of --truth)."),
     anisotropy: float = typer.Option(1.0, "--anisotropy", help="z voxel size relative to y/x."),

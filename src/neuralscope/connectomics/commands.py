@@ -47,14 +47,17 @@ def _open_labels(path: Path, dataset: str | None, name: str, shape: tuple[int, .
 
 
 def _check_ffn_options(**given: Any) -> None:
-    """``--model ffn`` runs one block on one device: options of the block-wise pipelines are errors."""
-    unused = {"method": "mean", "scheduler": None, "block": None, "halo": None, "workers": None, "threshold": None,
-              "test_time_flips": None, "anisotropy": 1.0, "precision": None}
+    """``--model ffn`` takes --block, --halo, --scheduler and --workers; the affinity models' options are errors."""
+    unused = {"method": "mean", "threshold": None, "test_time_flips": None, "anisotropy": 1.0, "precision": None}
     for key, default in unused.items():
         if given[key] != default:
             option = "--" + key.replace("_", "-")
-            raise NeuralscopeError(option, f"no {option} with --model ffn (the flood-filling network segments one "
-                                   "block with its own settings; use --model unet or classical for it)", given[key])
+            raise NeuralscopeError(option, f"no {option} with --model ffn (the flood-filling network segments with "
+                                   "its own settings; use --model unet or classical for it)", given[key])
+    if given["halo"] is not None and given["block"] is None:
+        # One block has no neighbours: a halo alone would be silently ignored.
+        raise NeuralscopeError("--halo", "--block as well with --model ffn (without it the volume is one block)",
+                               given["halo"])
 
 
 def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: str | None = None,
@@ -98,9 +101,8 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
         raise NeuralscopeError("--weights", "--model unet or ffn (the classical model has no weights)", model)
     name = "unet" if weights is not None and model == "auto" else resolve_model(model, allow_ffn=True)
     if name == "ffn":
-        _check_ffn_options(method=method, scheduler=scheduler, block=block, halo=halo, workers=workers,
-                           threshold=threshold, test_time_flips=test_time_flips, anisotropy=anisotropy,
-                           precision=precision)
+        _check_ffn_options(method=method, block=block, halo=halo, threshold=threshold,
+                           test_time_flips=test_time_flips, anisotropy=anisotropy, precision=precision)
     if name == "classical" and precision is not None:
         raise NeuralscopeError("--precision", "--model unet (the classical model has no network)", precision)
     console.info(f"{raw}: {tuple(volume.shape)} {volume.dtype}, model {name}")
@@ -110,7 +112,8 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
             from neuralscope.connectomics.ffn_segment import segment_ffn_volume
 
             result, info = segment_ffn_volume(volume, staging / "segmentation.zarr", weights=weights,
-                                              progress=console.info)
+                                              progress=console.info, block_shape=block_shape, halo=halo_shape,
+                                              scheduler=scheduler, n_workers=workers)
         else:
             result, info = segment_volume(volume, staging / "segmentation.zarr", model=name, threshold=threshold,
                                           method=method, sampling=(anisotropy, 1.0, 1.0), block_shape=block_shape,
@@ -123,7 +126,7 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
             "voxels_per_second": n_voxels / seconds if seconds > 0 else float("inf"),
             "n_segments": result.n_segments, "shape": list(volume.shape), "n_voxels": n_voxels,
             "seconds": seconds, "n_blocks": result.n_blocks, "face_merges": result.n_face_merges,
-            "segmentation": str(out / "segmentation.zarr"), **{k: v for k, v in info.items() if k != "n_blocks"},
+            "segmentation": str(out / "segmentation.zarr"), **{k: v for k, v in info.items() if k not in ("n_blocks", "n_face_merges")},
         }
         if truth_arr is not None:
             from neuralscope.connectomics.metrics import evaluate_segmentation

@@ -195,8 +195,11 @@ class SegmentationScores:
     """All scores of a segmentation against ground truth.
 
     ``split_objects``: one row per truth object (``truth_id``, ``voxels``, ``n_segments`` it is cut
-    into, ``vi_split`` its share of the split term), worst first. ``merge_objects``: one row per
-    segment (``seg_id``, ``voxels``, ``n_truth`` objects it covers, ``vi_merge``), worst first.
+    into, ``vi_split`` its share of the split term, ``split_pairs`` its voxel pairs that the
+    segmentation separates), worst first. ``merge_objects``: one row per segment (``seg_id``,
+    ``voxels``, ``n_truth`` objects it covers, ``vi_merge``, ``merge_pairs`` its voxel pairs that
+    belong to different objects), worst first. The pair columns are what the adapted Rand error
+    counts: one large object cut once can outweigh hundreds of small errors.
     """
 
     vi_split: float
@@ -233,13 +236,21 @@ def evaluate_segmentation(seg: Any, truth: Any, ignore_truth: tuple[int, ...] = 
     table = contingency(seg, truth, ignore_truth, ignore_seg)
     split, merge = _vi_parts(table)
     arand, precision, recall = _arand(table)
+    # Unordered pairs of voxels in one object (or segment) that the other partition separates.
+    sq = table.counts.astype(np.float64) ** 2
+    split_pairs = (table.truth_sizes.astype(np.float64) ** 2
+                   - np.bincount(table.truth_index, weights=sq, minlength=len(table.truth_ids))) / 2
+    merge_pairs = (table.seg_sizes.astype(np.float64) ** 2
+                   - np.bincount(table.seg_index, weights=sq, minlength=len(table.seg_ids))) / 2
     split_df = pd.DataFrame({
         "truth_id": table.truth_ids, "voxels": table.truth_sizes.astype(np.int64),
         "n_segments": np.bincount(table.truth_index, minlength=len(table.truth_ids)), "vi_split": np.maximum(split, 0),
+        "split_pairs": np.rint(split_pairs).astype(np.int64),
     }).sort_values(["vi_split", "voxels"], ascending=False, kind="stable").reset_index(drop=True)
     merge_df = pd.DataFrame({
         "seg_id": table.seg_ids, "voxels": table.seg_sizes.astype(np.int64),
         "n_truth": np.bincount(table.seg_index, minlength=len(table.seg_ids)), "vi_merge": np.maximum(merge, 0),
+        "merge_pairs": np.rint(merge_pairs).astype(np.int64),
     }).sort_values(["vi_merge", "voxels"], ascending=False, kind="stable").reset_index(drop=True)
     return SegmentationScores(float(max(split.sum(), 0)), float(max(merge.sum(), 0)), arand, precision, recall,
                               table.n_voxels, split_df, merge_df)

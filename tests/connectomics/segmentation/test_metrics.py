@@ -61,6 +61,23 @@ def test_per_object_lists_sum_to_totals_and_rank_worst_first():
     assert scores.split_objects.iloc[0]["truth_id"] == 1 and scores.split_objects.iloc[0]["n_segments"] == 2
     assert scores.merge_objects.iloc[0]["seg_id"] == 2 and scores.merge_objects.iloc[0]["n_truth"] == 2
     assert 0 < scores.adapted_rand_error < 1
+    # Pairs: truth 1 cut 50 / 50 loses 50 * 50 pairs; segment 2 joins 100 + 100 voxels of two objects.
+    split_pairs = scores.split_objects.set_index("truth_id")["split_pairs"]
+    merge_pairs = scores.merge_objects.set_index("seg_id")["merge_pairs"]
+    assert split_pairs[1] == 2500 and split_pairs[2] == split_pairs[3] == 0
+    assert merge_pairs[2] == 100 * 100 and merge_pairs[10] == merge_pairs[1] == 0
+
+
+def test_pair_columns_give_the_adapted_rand_error():
+    rng = np.random.default_rng(4)
+    truth = rng.integers(1, 6, 2000)
+    seg = np.where(rng.random(2000) < 0.3, rng.integers(1, 9, 2000), truth)
+    scores = evaluate_segmentation(seg, truth)
+    n_ij = np.unique(np.stack([seg, truth]), axis=1, return_counts=True)[1].astype(float)
+    same_both = ((n_ij ** 2).sum() - truth.size) / 2
+    same_truth = same_both + scores.split_objects["split_pairs"].sum()
+    same_seg = same_both + scores.merge_objects["merge_pairs"].sum()
+    assert 1 - 2 * same_both / (same_truth + same_seg) == pytest.approx(scores.adapted_rand_error)
 
 
 def test_bad_input():

@@ -90,10 +90,14 @@ class AffinityTrainer(ResumableTrainer):
         Allow permuting z with y/x in augmentation.
     seed : int
         Seed of patch sampling and augmentation (torch initialisation is seeded by the caller).
+    malis : float
+        Weight of the constrained MALIS loss (:mod:`~neuralscope.connectomics.networks.malis`) added to
+        the balanced per-edge loss; 0 (default) trains on the per-edge loss alone.
     """
 
     def __init__(self, model, offsets: Sequence[Sequence[int]] = DEFAULT_OFFSETS, patch=(64, 64, 64),
-                 batch_size: int = 1, lr: float = 1e-3, loss_margin: int = 8, isotropic: bool = True, seed: int = 0):
+                 batch_size: int = 1, lr: float = 1e-3, loss_margin: int = 8, isotropic: bool = True, seed: int = 0,
+                 malis: float = 0.0):
         import torch
 
         self.model = model
@@ -102,14 +106,15 @@ class AffinityTrainer(ResumableTrainer):
         self.batch_size = int(batch_size)
         self.loss_margin = int(loss_margin)
         self.isotropic = bool(isotropic)
+        self.malis = float(malis)
         self.rng = np.random.default_rng(seed)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
     def batch(self, raw: np.ndarray, labels: np.ndarray, z_range=None):
-        """Draw one augmented batch: tensors (input, target, mask)."""
+        """Draw one augmented batch: tensors (input, target, mask) and the labels (numpy)."""
         import torch
 
-        xs, ts, ms = [], [], []
+        xs, ts, ms, labs = [], [], [], []
         for _ in range(self.batch_size):
             r, lab = sample_patch(raw, labels, self.patch, self.rng, z_range)
             r, lab = augment(r, lab, self.rng, self.isotropic)
@@ -122,14 +127,21 @@ class AffinityTrainer(ResumableTrainer):
             xs.append(r[None])
             ts.append(aff)
             ms.append(mask)
-        return (torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ts)), torch.from_numpy(np.stack(ms)))
+            labs.append(lab)
+        return (torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ts)), torch.from_numpy(np.stack(ms)),
+                np.stack(labs))
 
     def step(self, raw: np.ndarray, labels: np.ndarray, z_range=None) -> float:
         """One optimisation step on standardised ``raw`` and integer ``labels``; returns the loss."""
-        x, t, m = self.batch(raw, labels, z_range)
+        x, t, m, lab = self.batch(raw, labels, z_range)
         self.model.train()
         self.optimizer.zero_grad()
-        loss = balanced_bce(self.model(x), t, m)
+        logits = self.model(x)
+        loss = balanced_bce(logits, t, m)
+        if self.malis:
+            from neuralscope.connectomics.networks.malis import malis_loss
+
+            loss = loss + self.malis * malis_loss(logits, lab, self.loss_margin)
         loss.backward()
         self.optimizer.step()
         return float(loss.detach())
