@@ -64,6 +64,9 @@ HELD_OUT_Z = 125
 #: ``xsplit``: train on z < 125, x < XSPLIT_X; validate on z < 125, x >= XSPLIT_X -- a validation block
 #: with the held-out half's full z extent (125 slices), twice the voxels of the z slab.
 XSPLIT_X = 150
+#: ``xsplit-b``: the complementary fold -- train on z < 125, x >= XSPLIT_B_X; validate on z < 125, x < XSPLIT_B_X
+#: (a second validation box of the same size, with other large neurites in it).
+XSPLIT_B_X = 100
 
 
 def protocol_regions(protocol: str) -> dict:
@@ -82,6 +85,11 @@ def protocol_regions(protocol: str) -> dict:
                 "val": (slice(0, HELD_OUT_Z), slice(None), slice(XSPLIT_X, None)), "predict_z": HELD_OUT_Z,
                 "trained_on": f"FIB-25 training_sample2 z<125, x<{XSPLIT_X} (CC-BY 3.0)",
                 "validated_on": f"FIB-25 training_sample2 z<125, x>={XSPLIT_X}"}
+    if protocol == "xsplit-b":
+        return {"train": (slice(0, HELD_OUT_Z), slice(None), slice(XSPLIT_B_X, None)),
+                "val": (slice(0, HELD_OUT_Z), slice(None), slice(0, XSPLIT_B_X)), "predict_z": HELD_OUT_Z,
+                "trained_on": f"FIB-25 training_sample2 z<125, x>={XSPLIT_B_X} (CC-BY 3.0)",
+                "validated_on": f"FIB-25 training_sample2 z<125, x<{XSPLIT_B_X}"}
     raise ValueError(f"unknown protocol {protocol!r}")
 
 
@@ -183,8 +191,9 @@ def main(argv=None) -> int:
                         "mean-affinity agglomeration (best of a few thresholds)")
     p.add_argument("--test-time-flips", type=int, default=1, choices=(1, 2, 4, 8),
                    help="tune the agglomeration on affinities averaged over this many mirrorings")
-    p.add_argument("--protocol", choices=("zslab", "xsplit"), default="zslab",
-                   help="zslab: train z<100, validate 100<=z<125; xsplit: train z<125 & x<150, validate z<125 & x>=150")
+    p.add_argument("--protocol", choices=("zslab", "xsplit", "xsplit-b"), default="zslab",
+                   help="zslab: train z<100, validate 100<=z<125; xsplit: train z<125 & x<150, validate z<125 & x>=150; "
+                        "xsplit-b: train z<125 & x>=100, validate z<125 & x<100")
     p.add_argument("--tune-only", action="store_true",
                    help="skip training; tune the agglomeration of the exported weights on the validation slab")
     p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
@@ -194,6 +203,11 @@ def main(argv=None) -> int:
                         "runs with different seeds) into --export, then tune its agglomeration")
     p.add_argument("--skip-tune", action="store_true",
                    help="export the best checkpoint without tuning its agglomeration (e.g. a future ensemble member)")
+    p.add_argument("--rows-out", type=Path, default=None,
+                   help="tuning: write every agglomeration candidate's validation scores here (JSON lines)")
+    p.add_argument("--cross-fold", type=Path, nargs="+", default=None, metavar="ROWS",
+                   help="tuning: pick the candidate with the best mean validation ARAND over this fold and these "
+                        "--rows-out files of other folds")
     p.add_argument("--export", type=Path,
                    default=REPO / "src" / "neuralscope" / "connectomics" / "networks" / "data" / "affinity_unet_fib25.pt")
     args = p.parse_args(argv)
@@ -211,10 +225,10 @@ def main(argv=None) -> int:
     if args.ensemble:
         write_ensemble(args.ensemble, args.export)
         return tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol,
-                                  precision=args.precision)
+                                  precision=args.precision, rows_out=args.rows_out, cross_fold=args.cross_fold)
     if args.tune_only:
         return tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol,
-                                  precision=args.precision)
+                                  precision=args.precision, rows_out=args.rows_out, cross_fold=args.cross_fold)
     mean, std = volume_stats(raw[regions["train"]])
     raw_std = ((raw.astype(np.float32) - mean) / std).astype(np.float32)
     # The trainer samples patches from this box only, so no validation label is ever seen.
@@ -240,8 +254,8 @@ def main(argv=None) -> int:
         init = torch.load(args.init_from, map_location="cpu", weights_only=True)
         model.load_state_dict(init["state_dict"])
         print(f"initialised from {args.init_from}", flush=True)
-    if args.protocol == "xsplit" and args.select_by != "arand":
-        p.error("--protocol xsplit selects checkpoints by ARAND only")
+    if args.protocol != "zslab" and args.select_by != "arand":
+        p.error("the xsplit protocols select checkpoints by ARAND only")
     key = "val_arand" if args.select_by == "arand" else "val_loss"
     best.setdefault(key, float("inf"))
     arand_t = (0.5, 0.6, 0.7, 0.8, 0.9) if args.select_by == "arand" else ()
@@ -277,7 +291,7 @@ def main(argv=None) -> int:
         print(f"exported best (step {state['validation']['step']}) to {args.export}", flush=True)
         if not args.skip_tune:
             tune_agglomeration(raw, gt, args.export, flips=args.test_time_flips, protocol=args.protocol,
-                               precision=args.precision)
+                               precision=args.precision, rows_out=args.rows_out, cross_fold=args.cross_fold)
     return 0
 
 
@@ -296,8 +310,14 @@ def write_ensemble(weights: list[Path], export: Path) -> None:
     print(f"wrote an ensemble of {len(states)} members to {export}", flush=True)
 
 
+def _row_key(row: dict) -> tuple:
+    """What identifies one agglomeration candidate across folds."""
+    return row["method"], float(row["seed_threshold"]), float(row["threshold"]), int(row.get("min_size", 0))
+
+
 def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=(0.3, 0.5, 0.7), flips: int = 1,
-                       min_sizes=(1000, 3000), protocol: str = "zslab", precision: str = "float32") -> int:
+                       min_sizes=(1000, 3000), protocol: str = "zslab", precision: str = "float32",
+                       rows_out: Path | None = None, cross_fold: list[Path] | None = None) -> int:
     """Pick the agglomeration (method and thresholds) on the validation box; store it with the weights.
 
     Affinities are predicted from z < 125 only (the volume is cut there, so the held-out half
@@ -308,6 +328,11 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
     segmentation of z < 125 is scored by adapted Rand error on the validation box (100 <= z < 125
     for ``zslab``, x >= 150 for ``xsplit``). Mean-affinity merging is also tried with objects below
     ``min_sizes`` voxels joined to their best neighbour.
+
+    ``rows_out`` keeps every candidate's scores (JSON lines). With ``cross_fold`` (such files from the
+    other fold, ``xsplit-b``, tuned on its own networks and box) the candidate with the lowest mean
+    validation ARAND over the folds is stored instead: one box's ARAND turns on a few large objects,
+    and a threshold that wins on one box by a single merge need not win on another.
     """
     import torch
 
@@ -365,12 +390,26 @@ def tune_agglomeration(raw, gt, weights: Path, thresholds=None, seed_thresholds=
         for t in thresholds:
             record({"method": "region", "seed_threshold": st, "threshold": t, "region_model": region_model},
                    region_agglomeration(frag, aff, region_model, t))
+    if rows_out is not None:
+        rows_out.write_text("".join(json.dumps({k: v for k, v in r.items() if not k.endswith("_model")}, default=float)
+                                    + "\n" for r in results))
     best = min(results, key=lambda r: r["adapted_rand_error"])
+    if cross_fold:
+        folds = [{_row_key(r): r["adapted_rand_error"] for r in map(json.loads, Path(f).read_text().splitlines())}
+                 for f in cross_fold]
+        for r in results:
+            other = [fold.get(_row_key(r)) for fold in folds]
+            r["cross_fold_arand"] = (float(np.mean([r["adapted_rand_error"], *other])) if None not in other
+                                     else float("inf"))
+        best = min(results, key=lambda r: r["cross_fold_arand"])
     print("best on the validation box:", json.dumps({k: v for k, v in best.items() if not k.endswith("_model")}),
           flush=True)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     best = json.loads(json.dumps(best, default=float))  # plain Python numbers: loadable with weights_only=True
-    state["agglomeration"] = {**best, "tuned_on": f"{regions['validated_on']} (edge model fitted on the training box)",
+    tuned_on = f"{regions['validated_on']} (edge model fitted on the training box)"
+    if cross_fold:
+        tuned_on += f"; chosen by the mean validation ARAND over this box and {len(cross_fold)} other fold(s)"
+    state["agglomeration"] = {**best, "tuned_on": tuned_on,
                               "test_time_flips": flips, "precision": precision}
     state["agglomeration"].pop("vi_split"), state["agglomeration"].pop("vi_merge")
     state["agglomeration"]["validation_adapted_rand_error"] = state["agglomeration"].pop("adapted_rand_error")
