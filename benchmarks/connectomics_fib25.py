@@ -8,7 +8,9 @@ validates on z < 125, x >= 150; the weights say which); scores here are on z >= 
 0 included, is an ordinary segment). All three segmentations cover the whole cube and
 are restricted to the same half, as the references are. Throughput is end to end
 (normalisation, tiled affinity prediction, watershed, region graph, merging) on
-``--threads`` CPU threads.
+``--threads`` CPU threads. ``largest_errors`` names, for ours and the FFN, the few objects that hold
+most of the split and merged voxel pairs (the adapted Rand error counts pairs, so one large neurite
+cut once can decide it).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/connectomics_fib25.py [--json out.json]
 """
