@@ -126,7 +126,8 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
             "voxels_per_second": n_voxels / seconds if seconds > 0 else float("inf"),
             "n_segments": result.n_segments, "shape": list(volume.shape), "n_voxels": n_voxels,
             "seconds": seconds, "n_blocks": result.n_blocks, "face_merges": result.n_face_merges,
-            "segmentation": str(out / "segmentation.zarr"), **{k: v for k, v in info.items() if k not in ("n_blocks", "n_face_merges")},
+            "segmentation": str(out / "segmentation.zarr"),
+            **{k: v for k, v in info.items() if k not in ("n_blocks", "n_face_merges")},  # reported above
         }
         if truth_arr is not None:
             from neuralscope.connectomics.metrics import evaluate_segmentation
