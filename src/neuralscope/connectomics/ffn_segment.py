@@ -134,12 +134,12 @@ def _three_sizes(value: Any, name: str, minimum: int) -> tuple[int, int, int]:
 
 
 def _largest_block(shape: tuple[int, ...], block_shape: tuple[int, ...], halo: tuple[int, ...]) -> tuple[int, ...]:
-    """Largest extent (core + halo, clipped at the volume border) of any block, per axis.
+    """Extent (core + halo, clipped at the volume border) of the largest block, as the block-wise run cuts them."""
+    from neuralscope.connectomics.blockwise import _extended, block_grid
 
-    Block extents are independent per axis, so the product of these is the largest block's voxels.
-    """
-    return tuple(max(min(n, o + b + h) - max(0, o - h) for o in range(0, n, b))
-                 for n, b, h in zip(shape, block_shape, halo))
+    # Extents are independent per axis, so the block of largest volume is the largest along every axis.
+    return max((tuple(s.stop - s.start for s in _extended(core, halo, shape)) for core in block_grid(shape, block_shape)),
+               key=lambda extent: int(np.prod(extent)))
 
 
 def segment_ffn_volume(raw: Any, out: str | Path, weights: str | Path | None = None,

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from neuralscope.connectomics._merge_kernel import find as _find
+from neuralscope.connectomics.networks.targets import DEFAULT_OFFSETS, labels_to_affinities
 
 
 @njit(cache=True)
@@ -149,10 +150,7 @@ def malis_weights(affinities: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
     if ids[0] != 0:
         compact += 1  # keep 0 for "unlabelled"
     weights = _malis_weights(np.ascontiguousarray(compact), np.ascontiguousarray(affinities))
-    target = np.zeros((3, *labels.shape), np.float32)
-    target[0, 1:] = (compact[1:] == compact[:-1]) & (compact[1:] > 0)
-    target[1, :, 1:] = (compact[:, 1:] == compact[:, :-1]) & (compact[:, 1:] > 0)
-    target[2, :, :, 1:] = (compact[:, :, 1:] == compact[:, :, :-1]) & (compact[:, :, 1:] > 0)
+    target, _ = labels_to_affinities(compact, DEFAULT_OFFSETS[:3])
     return weights, target
 
 
