@@ -112,7 +112,8 @@ def predict_affinities(raw: Any, model=None, *, tile_shape: tuple[int, int, int]
     margin : int or tuple of int
         Context voxels around each core (rounded up to the pooling).
     channels : {"nearest", "all"}
-        Only the three nearest-neighbour affinities, or every trained offset.
+        Only the three nearest-neighbour affinities, or every trained offset (auxiliary
+        descriptor outputs of a network trained with ``--lsd`` are never returned).
     device : str or torch.device
         ``"auto"`` uses CUDA when present, else the CPU.
     normalize : "volume" or (mean, std)
@@ -139,8 +140,10 @@ def predict_affinities(raw: Any, model=None, *, tile_shape: tuple[int, int, int]
         raise NeuralscopeError("channels", "'nearest' or 'all'", channels)
     if model is None:
         model, _ = load_affinity_model()
-    n_out = 3 if channels == "nearest" else model.config.out_channels
     offsets = model.config.extra.get("offsets") or [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
+    # Channels after the offsets (local shape descriptors) are training targets, never affinities.
+    n_descriptors = int(model.config.extra.get("lsd", {}).get("channels", 0))
+    n_out = 3 if channels == "nearest" else model.config.out_channels - n_descriptors
     return predict_tiled(raw, model, n_out, tile_shape=tile_shape, margin=margin, device=device,
                          normalize=normalize, out=out, progress=progress, test_time_flips=test_time_flips,
                          offsets=offsets, precision=precision)
