@@ -63,7 +63,7 @@ def local_shape_descriptors(labels: np.ndarray, sigma: float = 6.0, truncate: fl
         raise ValueError(f"sigma must be positive, got {sigma}")
     out = np.zeros((N_DESCRIPTORS, *labels.shape), np.float32)
     pad = int(np.ceil(truncate * sigma))
-    relabelled, _ = _consecutive(labels)
+    relabelled = _consecutive(labels)
     boxes = ndimage.find_objects(relabelled)
     for index, box in enumerate(boxes, start=1):
         if box is None:
@@ -74,13 +74,13 @@ def local_shape_descriptors(labels: np.ndarray, sigma: float = 6.0, truncate: fl
     return out
 
 
-def _consecutive(labels: np.ndarray) -> tuple[np.ndarray, int]:
+def _consecutive(labels: np.ndarray) -> np.ndarray:
     """Ids 1..n for the non-zero labels (``find_objects`` wants small consecutive ids)."""
     ids, inverse = np.unique(labels, return_inverse=True)
     inverse = inverse.reshape(labels.shape).astype(np.int64)
     if ids[0] != 0:
         inverse += 1
-    return inverse, int(inverse.max())
+    return inverse
 
 
 def _object_descriptors(mask: np.ndarray, sigma: float, truncate: float) -> np.ndarray:
@@ -121,14 +121,14 @@ def transform_descriptors(descriptors: np.ndarray, flips: Sequence[bool], perm: 
     flipped and permuted, and the channels follow -- a flipped axis negates its offset and the
     correlations it takes part in; a permutation reorders offsets, variances and correlations.
     """
+    flipped = [bool(f) for f in flips]
+    perm = [int(p) for p in perm]
     d = np.asarray(descriptors)
-    for axis, flip in enumerate(flips):
+    for axis, flip in enumerate(flipped):
         if flip:
             d = np.flip(d, axis + 1)
-    d = d.transpose((0, *(1 + int(p) for p in perm)))
-    flipped = [bool(f) for f in flips]
+    d = d.transpose((0, *(1 + p for p in perm)))
     out = np.empty_like(d)
-    perm = [int(p) for p in perm]
     for new, old in enumerate(perm):
         out[new] = 1.0 - d[old] if flipped[old] else d[old]
         out[3 + new] = d[3 + old]

@@ -15,16 +15,19 @@ from neuralscope.connectomics.networks.lsd import N_DESCRIPTORS
 from neuralscope.connectomics.networks.targets import DEFAULT_OFFSETS, balanced_bce, labels_to_affinities
 
 
+def interior(shape: Sequence[int], margin: int) -> np.ndarray:
+    """Boolean array of ``shape``, True except within ``margin`` voxels of the last three axes' ends."""
+    keep = np.zeros(tuple(shape), bool)
+    keep[(..., *(slice(margin, n - margin) for n in shape[-3:]))] = True
+    return keep
+
+
 def descriptor_loss(logits, target, labels: np.ndarray, margin: int = 0):
     """Mean-squared error of ``sigmoid(logits)`` against descriptor targets, on labelled voxels
     at least ``margin`` voxels from the patch faces (``labels`` numpy, ``(batch, z, y, x)``)."""
     import torch
 
-    keep = np.asarray(labels) > 0
-    if margin:
-        crop = np.zeros_like(keep)
-        crop[:, margin:-margin, margin:-margin, margin:-margin] = True
-        keep &= crop
+    keep = (np.asarray(labels) > 0) & interior(np.shape(labels), margin)
     mask = torch.from_numpy(keep[:, None].astype(np.float32))
     err = (torch.sigmoid(logits) - target) ** 2 * mask
     return err.sum() / (mask.sum() * logits.shape[1]).clamp_min(1.0)
@@ -149,7 +152,7 @@ class AffinityTrainer(ResumableTrainer):
         expected = len(self.offsets) + (N_DESCRIPTORS if self.lsd else 0)
         if model.config.out_channels != expected:
             raise ValueError(f"the network has {model.config.out_channels} outputs; {expected} needed "
-                             f"({len(self.offsets)} affinities{' + 10 descriptors' if self.lsd else ''})")
+                             f"({len(self.offsets)} affinities{f' + {N_DESCRIPTORS} descriptors' if self.lsd else ''})")
         self.rng = np.random.default_rng(seed)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
@@ -168,11 +171,8 @@ class AffinityTrainer(ResumableTrainer):
                 r, lab, d = augment(r, lab, self.rng, self.isotropic, descriptors=d)
                 ds.append(d)
             aff, mask = labels_to_affinities(lab, self.offsets)
-            m = self.loss_margin
-            if m:
-                crop = np.zeros_like(mask)
-                crop[:, m:-m, m:-m, m:-m] = 1.0
-                mask = mask * crop
+            if self.loss_margin:
+                mask = mask * interior(mask.shape, self.loss_margin)
             xs.append(r[None])
             ts.append(aff)
             ms.append(mask)
