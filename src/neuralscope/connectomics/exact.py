@@ -21,7 +21,9 @@ Three stages, each a set of independent dask tasks, with one small global step b
 3. **Relabel**: each block's local ids go through its lookup table into the output zarr.
 
 Since every number the global step sees is computed identically whatever the blocks, the output
-is the same array -- ids included -- for any block shape and scheduler. Only a few blocks (one per
+is the same array -- ids included -- for any block shape and scheduler, given the same affinities.
+(Torch in another process or on another machine may round the U-Net's last bit differently on some
+CPUs, moving the odd voxel's uint8 affinity by one level; the rest is exact.) Only a few blocks (one per
 worker) and the graph are ever in memory; the graph (Python dictionaries inside ``agglomerate``,
 some hundreds of bytes per edge) is what bounds the volume size. Temporary zarrs live in a staging folder beside ``out``
 (a shared file system when the workers are on other machines); ``out`` appears only on success.

@@ -127,19 +127,35 @@ def _tiny_unet(path):
 
 def test_tiny_unet_blockwise_threads_and_local_cluster(tmp_path, vol):
     pytest.importorskip("distributed")
+    import zarr
+
     weights = _tiny_unet(tmp_path / "tiny.pt")
     raw = vol.raw[:, :40, :44]
     model = UNetAffinities((float(raw.mean()), float(raw.std())), weights=weights, tile_shape=(16, 16, 16), margin=8)
     chunks, regions = model.regions(raw.shape, raw.shape)
     assert len(regions) > 1 and chunks == (12, 14, 16)  # tiles of the global grid, not of the blocks
     kw = dict(threshold=0.5, sigma=1.0)
-    one = segment_exact(raw, tmp_path / "1.zarr", model, block_shape=raw.shape, **kw).load()
-    threads = segment_exact(raw, tmp_path / "2.zarr", model, block_shape=(7, 13, 10), n_workers=2, **kw).load()
-    cluster = segment_exact(raw, tmp_path / "3.zarr", model, block_shape=(11, 20, 22), scheduler="local",
-                            n_workers=1, **kw).load()  # one worker process: pickling and a fresh torch
-    assert one.max() > 1
-    np.testing.assert_array_equal(threads, one)
-    np.testing.assert_array_equal(cluster, one)
+    runs = {"one": dict(block_shape=raw.shape), "threads": dict(block_shape=(7, 13, 10), n_workers=2),
+            # one worker process: pickling and a fresh torch
+            "cluster": dict(block_shape=(11, 20, 22), scheduler="local", n_workers=1)}
+    seg, aff = {}, {}
+    for name, extra in runs.items():
+        seg[name] = segment_exact(raw, tmp_path / f"{name}.zarr", model, keep_affinities=tmp_path / f"{name}-a.zarr",
+                                  **extra, **kw).load()
+        aff[name] = zarr.open_array(str(tmp_path / f"{name}-a.zarr"), mode="r")[...]
+    assert seg["one"].max() > 1
+    np.testing.assert_array_equal(aff["threads"], aff["one"])
+    np.testing.assert_array_equal(seg["threads"], seg["one"])
+    # Torch in another process may round the network's last bit differently on some CPUs (seen
+    # once in CI, where this random network's affinities all sit near 0.5 and a few flipped uint8
+    # levels renumber most fragments). The tiles must agree to one level; the segmentation must
+    # be exactly the single-block one *of the affinities the workers computed*.
+    differ = aff["cluster"] != aff["one"]
+    assert np.abs(aff["cluster"].astype(int) - aff["one"]).max() <= 1 and differ.mean() < 1e-3
+    reference = segment_affinities_exact(aff["cluster"], tmp_path / "ref.zarr", block_shape=raw.shape, **kw).load()
+    np.testing.assert_array_equal(seg["cluster"], reference)
+    if not differ.any():
+        np.testing.assert_array_equal(seg["cluster"], seg["one"])
 
 
 def test_bad_input(tmp_path, vol, classical):
