@@ -46,6 +46,34 @@ def test_segment_json_contract_and_zarr(em, tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
 
 
+def test_merge_suggestions_file(em, tmp_path, capsys):
+    import pandas as pd
+    import zarr
+
+    from neuralscope.connectomics.metrics import adapted_rand_error
+    from neuralscope.connectomics.proofreading import apply_merges
+
+    folder, vol = em
+    out = tmp_path / "out"
+    code, stdout, err = _run(["-q", "connectome", "segment", str(folder / "raw.npy"), "--out", str(out), "--truth",
+                              str(folder / "truth.npy"), "--model", "classical", "--block", "12,32,32",
+                              "--suggestions", "20", "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(stdout)
+    table = pd.read_csv(out / "merge_suggestions.csv")
+    assert res["n_suggestions"] == len(table) == 20
+    assert {"segment_a", "segment_b", "priority", "z", "y", "x", "truth_merge"} <= set(table.columns)
+    assert table["priority"].is_monotonic_decreasing and (table["segment_a"] < table["segment_b"]).all()
+    seg = zarr.open_array(str(out / "segmentation.zarr"), mode="r")[...]
+    here = seg[tuple(table.loc[0, ["z", "y", "x"]])]
+    assert here in (table.loc[0, "segment_a"], table.loc[0, "segment_b"])  # the voxel to inspect is on the contact
+    # the truth's answers to the suggestions, applied, do not make this volume's ARAND worse
+    accepted = table.loc[table["truth_merge"], ["segment_a", "segment_b"]].to_numpy()
+    assert adapted_rand_error(apply_merges(seg, accepted), vol.labels) <= res["adapted_rand_error"] + 1e-12
+    assert sorted(p.name for p in out.iterdir()) == ["merge_objects.csv", "merge_suggestions.csv", "metrics.json",
+                                                     "segmentation.zarr", "split_objects.csv"]  # kept affinities removed
+
+
 def test_blockwise_cli_gives_the_same_scores(em, tmp_path, capsys):
     folder, _ = em
     base = ["-q", "connectome", "segment", str(folder / "raw.npy"), "--truth", str(folder / "truth.npy"),
@@ -102,6 +130,8 @@ def _bad_inputs(folder, tmp_path):
         "missing file": [str(tmp_path / "nope.zarr")],
         "bad block": [raw, "--block", "0,4,4"],
         "bad model": [raw, "--model", "deep-magic"],
+        "zero suggestions": [raw, "--suggestions", "0"],
+        "suggestions with mutex": [raw, "--suggestions", "5", "--method", "mutex"],
     }
 
 

@@ -15,6 +15,12 @@ def test_quick_demo_sections_include_ffn_next_to_the_affinity_pipelines():
     assert time.perf_counter() - t0 < 90  # ~15 s on a quiet core; the shared test box is slower
     assert {f.name for f in seg_section.figures} == {"slices", "errors"}
     assert seg_metrics["adapted_rand_error"] < 0.4
+    [(caption, header, rows), _synapses] = seg_section.tables
+    assert caption.startswith("Merge suggestions") and len(rows) == 10
+    assert (f"{seg_metrics['proofreading_merges_accepted']} of the {seg_metrics['proofreading_suggestions']} "
+            "suggestions are true merges") in caption
+    assert f"to {seg_metrics['proofreading_adapted_rand_error']:.3f}" in caption
+    assert seg_metrics["proofreading_adapted_rand_error"] <= seg_metrics["adapted_rand_error"]
 
     assert ffn_section.key == "connectomics-ffn" and [f.name for f in ffn_section.figures] == ["ffn_slices"]
     assert "undertrained" in ffn_section.intro and "FIB-25" in ffn_section.intro

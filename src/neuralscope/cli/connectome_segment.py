@@ -36,6 +36,7 @@ def segment(
     test_time_flips: Optional[int] = typer.Option(None, "--test-time-flips", help="U-Net: average over 1, 2, 4 or 8 mirrorings (default: the value the weights were tuned with; 1 is fastest)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Weights instead of the shipped ones: a U-Net (or ensemble) file written by scripts/train_affinities.py, or with --model ffn one written by scripts/train_ffn.py."),
     precision: Optional[str] = typer.Option(None, "--precision", help="U-Net: float32 or bfloat16 arithmetic of the network pass (bfloat16 is 2-3x faster on CPUs that support it; default: what the weights were tuned with)."),
+    suggestions: Optional[int] = typer.Option(None, "--suggestions", help="Also write DIR/merge_suggestions.csv: the N touching segment pairs most worth a proofreader's look (size_a * size_b * mean contact affinity, with a voxel to inspect; with --truth, what the truth says). --method mean only; the segmentation and its affinities are loaded into memory for it."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout."),
 ) -> None:
     """Dense neuron segmentation of an EM volume, block by block; the same result as one block."""
@@ -44,7 +45,8 @@ def segment(
     st = cli_state()
     run_segment(raw=raw, out=out, truth=truth, scheduler=scheduler, model=model, method=method, threshold=threshold,
                 block=block, halo=halo, workers=workers, dataset=dataset, anisotropy=anisotropy, as_json=as_json,
-                test_time_flips=test_time_flips, weights=weights, precision=precision, verbose=st["verbose"], quiet=st["quiet"])
+                test_time_flips=test_time_flips, weights=weights, precision=precision, suggestions=suggestions,
+                verbose=st["verbose"], quiet=st["quiet"])
 
 
 @connectome_app.command("synapses")

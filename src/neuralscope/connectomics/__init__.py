@@ -8,6 +8,8 @@
   one global segmentation, on dask threads or a ``dask.distributed`` cluster.
 - :mod:`~neuralscope.connectomics.pipeline`: raw volume -> segmentation (classical or U-Net affinities).
 - :mod:`~neuralscope.connectomics.metrics`: VI split / merge, adapted Rand error, per-object lists.
+- :mod:`~neuralscope.connectomics.proofreading`: merge suggestions ranked by the voxel pairs a merge
+  would join, and applying a proofreader's answers.
 - :mod:`~neuralscope.connectomics.synapses`: detection scores, partner assignment -> Connectome.
 - ``networks`` (U-Net, FFN, synapse network) and ``graph`` (connectome analyses) are sub-packages,
   imported only when used.
@@ -30,6 +32,7 @@ _LAZY = {
     "segment_blockwise": "blockwise", "segment_volume": "pipeline", "ClassicalSegmenter": "pipeline",
     "ClassicalBoundary": "boundaries",
     "variation_of_information": "metrics", "adapted_rand_error": "metrics", "evaluate_segmentation": "metrics",
+    "merge_suggestions": "proofreading", "apply_merges": "proofreading", "truth_answers": "proofreading",
     "match_synapses": "synapses", "assign_partners": "synapses", "synapses_to_connectome": "synapses",
     "detect_synapses_classical": "synapses",
 }

@@ -60,12 +60,34 @@ def _check_ffn_options(**given: Any) -> None:
                                given["halo"])
 
 
+def _write_suggestions(result: Any, affinities: Path, truth: Any, top: int, staging: Path, out: Path) -> dict:
+    """merge_suggestions.csv from the kept affinities (then removed); with truth, its answer per pair."""
+    import shutil
+
+    import zarr
+
+    from neuralscope.connectomics.proofreading import merge_suggestions, truth_answers
+
+    seg = result.load()
+    table = merge_suggestions(seg, zarr.open_array(str(affinities), mode="r")[...], top=top)
+    if truth is not None:
+        table["truth_merge"] = truth_answers(table, seg, np.asarray(truth.compute()))
+    table.to_csv(staging / "merge_suggestions.csv", index=False)
+    shutil.rmtree(affinities)
+    return {"n_suggestions": len(table), "merge_suggestions": str(out / "merge_suggestions.csv")}
+
+
 def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: str | None = None,
                 model: str = "auto", method: str = "mean", threshold: float | None = None, block: str | None = None,
                 halo: str | None = None, workers: int | None = None, dataset: str | None = None, anisotropy: float = 1.0,
                 as_json: bool = False, test_time_flips: int | None = None, weights: Path | None = None,
-                precision: str | None = None, verbose: int = 0, quiet: bool = False) -> dict:
-    """Segment ``raw`` into ``out/segmentation.zarr``; returns (and prints) the JSON result."""
+                precision: str | None = None, suggestions: int | None = None, verbose: int = 0,
+                quiet: bool = False) -> dict:
+    """Segment ``raw`` into ``out/segmentation.zarr``; returns (and prints) the JSON result.
+
+    With ``suggestions`` N, also ``out/merge_suggestions.csv``
+    (:func:`~neuralscope.connectomics.proofreading.merge_suggestions` on the exact pipeline's affinities).
+    """
     from neuralscope.connectomics.pipeline import resolve_model, segment_volume
     from neuralscope.connectomics.volumes import open_volume
     from neuralscope.io.atomic import atomic_directory, write_text_atomic
@@ -88,6 +110,11 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
 
     if precision is not None and precision not in PRECISIONS:
         raise NeuralscopeError("--precision", " or ".join(PRECISIONS), precision)
+    if suggestions is not None and suggestions < 1:
+        raise NeuralscopeError("--suggestions", "a number of pairs >= 1", suggestions)
+    if suggestions is not None and (method != "mean" or model == "ffn"):
+        raise NeuralscopeError("--suggestions", "--method mean with the unet or classical model (it ranks the "
+                               "contacts on that pipeline's affinities)", f"--method {method} --model {model}")
     volume = open_volume(raw, dataset=dataset)
     if min(volume.shape) == 0:
         raise NeuralscopeError("RAW", "a non-empty volume", f"shape {tuple(volume.shape)}")
@@ -108,6 +135,8 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
     console.info(f"{raw}: {tuple(volume.shape)} {volume.dtype}, model {name}")
     t0 = time.perf_counter()
     with atomic_directory(out) as staging:
+        kept = staging / ".affinities.zarr" if suggestions is not None else None
+        extra = {"keep_affinities": kept} if kept is not None else {}
         if name == "ffn":
             from neuralscope.connectomics.ffn_segment import segment_ffn_volume
 
@@ -119,7 +148,7 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
                                           method=method, sampling=(anisotropy, 1.0, 1.0), block_shape=block_shape,
                                           halo=halo_shape, scheduler=scheduler, n_workers=workers,
                                           progress=console.info, test_time_flips=test_time_flips,
-                                          weights=weights, precision=precision)
+                                          weights=weights, precision=precision, **extra)
         seconds = time.perf_counter() - t0
         n_voxels = int(np.prod(volume.shape))
         res: dict[str, Any] = {
@@ -139,6 +168,8 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
                         "rand_recall": scores.rand_recall})
             scores.split_objects.head(1000).to_csv(staging / "split_objects.csv", index=False)
             scores.merge_objects.head(1000).to_csv(staging / "merge_objects.csv", index=False)
+        if kept is not None:
+            res.update(_write_suggestions(result, kept, truth_arr, int(suggestions), staging, out))  # type: ignore[arg-type]
         write_text_atomic(staging / "metrics.json", to_json(res))
     console.info(f"wrote {out / 'segmentation.zarr'}")
 

@@ -197,6 +197,7 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
                    scheduler: Any = None, n_workers: int | None = None, exact: bool | None = None,
                    sigma: float | None = None, min_size: int | None = None, test_time_flips: int | None = None,
                    weights: str | Path | None = None, precision: str | None = None,
+                   keep_affinities: str | Path | None = None,
                    progress: Callable[[str], None] | None = None) -> tuple[BlockwiseResult, dict]:
     """Segment an EM volume end to end into ``out`` (zarr, uint64, 0 = background).
 
@@ -234,6 +235,9 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
         instead of the shipped ones; exact pipeline only. ``model="auto"`` then means the U-Net.
     precision : {"float32", "bfloat16"}, optional
         U-Net in the exact pipeline: arithmetic of the network pass (default: as tuned with the weights).
+    keep_affinities : path, optional
+        Exact pipeline only: also keep its uint8 affinity zarr ``(3, z, y, x)`` there (e.g. for
+        :func:`~neuralscope.connectomics.proofreading.merge_suggestions`).
     progress : callable, optional
         One-line progress messages.
 
@@ -262,7 +266,9 @@ def segment_volume(raw: Any, out: str | Path, model: str = "auto", threshold: fl
         if method != "mean":
             raise NeuralscopeError("method", "'mean' with the exact block-wise pipeline", method)
         return _segment_exact(raw, out, name, threshold, sampling, block_shape, scheduler, n_workers, sigma,
-                              min_size, say, test_time_flips, weights, precision)
+                              min_size, say, test_time_flips, weights, precision, keep_affinities)
+    if keep_affinities is not None:
+        raise NeuralscopeError("keep_affinities", "the exact pipeline (method 'mean')", method)
     if weights is not None:
         raise NeuralscopeError("weights", "the exact pipeline (method 'mean') for a weights file", method)
     t0 = time.perf_counter()
@@ -312,7 +318,7 @@ def _default_blocks(shape: tuple[int, ...], block_shape, n_workers: int | None, 
 
 
 def _segment_exact(raw, out, name, threshold, sampling, block_shape, scheduler, n_workers, sigma, min_size, say,
-                   test_time_flips=None, weights=None, precision=None):
+                   test_time_flips=None, weights=None, precision=None, keep_affinities=None):
     from neuralscope.connectomics.exact import ClassicalAffinities, UNetAffinities, segment_exact
 
     t0 = time.perf_counter()
@@ -344,6 +350,7 @@ def _segment_exact(raw, out, name, threshold, sampling, block_shape, scheduler, 
     block_shape = _default_blocks(shape, block_shape, n_workers, 4)
     result = segment_exact(raw, out, affinity_model, threshold=settings["threshold"], sigma=settings["sigma"],
                            min_size=int(settings["min_size"]), sampling=sampling, block_shape=block_shape,
-                           scheduler=scheduler, n_workers=n_workers, edge_model=edge_model, progress=say)
+                           scheduler=scheduler, n_workers=n_workers, edge_model=edge_model,
+                           keep_affinities=keep_affinities, progress=say)
     info.update({"block_shape": list(block_shape), "n_blocks": result.n_blocks, "n_fragments": result.n_fragments})
     return result, info
