@@ -74,6 +74,58 @@ def test_merge_suggestions_file(em, tmp_path, capsys):
                                                      "segmentation.zarr", "split_objects.csv"]  # kept affinities removed
 
 
+def test_merge_command_applies_the_answers(em, tmp_path, capsys):
+    import pandas as pd
+    import zarr
+
+    from neuralscope.connectomics.proofreading import apply_merges
+
+    folder, _ = em
+    seg_dir = tmp_path / "seg"
+    code, _, err = _run(["-q", "connectome", "segment", str(folder / "raw.npy"), "--out", str(seg_dir), "--truth",
+                         str(folder / "truth.npy"), "--model", "classical", "--suggestions", "20"], capsys)
+    assert code == 0, err
+    table = pd.read_csv(seg_dir / "merge_suggestions.csv")
+    # a proofreader's answers: yes to rows 0, 2 and 5 (written in several spellings), no elsewhere
+    table["accept"] = ["no"] * len(table)
+    table.loc[[0, 2, 5], "accept"] = ["yes", "True", "1"]
+    table.to_csv(tmp_path / "answers.csv", index=False)
+    seg = zarr.open_array(str(seg_dir / "segmentation.zarr"), mode="r")[...]
+    before = (seg_dir / "segmentation.zarr").stat().st_mtime_ns
+    code, stdout, err = _run(["-q", "connectome", "merge", str(seg_dir / "segmentation.zarr"), "--pairs",
+                              str(tmp_path / "answers.csv"), "--out", str(tmp_path / "merged"), "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(stdout)
+    merged = zarr.open_array(str(tmp_path / "merged" / "segmentation.zarr"), mode="r")[...]
+    accepted = table.loc[[0, 2, 5], ["segment_a", "segment_b"]].to_numpy()
+    np.testing.assert_array_equal(merged, apply_merges(seg, accepted))
+    assert res["n_pairs"] == 3 and res["n_segments_before"] == len(np.unique(seg[seg > 0]))
+    assert res["n_segments"] == len(np.unique(merged[merged > 0])) < res["n_segments_before"]
+    # the truth's own answers (the --truth column) are read the same way
+    code, stdout, err = _run(["-q", "connectome", "merge", str(seg_dir / "segmentation.zarr"), "--pairs",
+                              str(seg_dir / "merge_suggestions.csv"), "--column", "truth_merge", "--out",
+                              str(tmp_path / "truth-merged"), "--json"], capsys)
+    assert code == 0 and json.loads(stdout)["n_pairs"] == int(table["truth_merge"].sum()), err
+    assert (seg_dir / "segmentation.zarr").stat().st_mtime_ns == before  # the input is left alone
+    # without an answer column every row is merged; bad answers, unknown ids -> one line, exit 2
+    table[["segment_a", "segment_b"]].head(3).to_csv(tmp_path / "all.csv", index=False)
+    code, stdout, err = _run(["-q", "connectome", "merge", str(seg_dir / "segmentation.zarr"), "--pairs",
+                              str(tmp_path / "all.csv"), "--out", str(tmp_path / "all"), "--json"], capsys)
+    assert code == 0 and json.loads(stdout)["n_pairs"] == 3, err
+    bad = {"answers": table.assign(accept="maybe"), "unknown id": pd.DataFrame({"segment_a": [1], "segment_b": [10**9]}),
+           "columns": pd.DataFrame({"a": [1], "b": [2]}), "background": pd.DataFrame({"segment_a": [0], "segment_b": [2]})}
+    for name, frame in bad.items():
+        frame.to_csv(tmp_path / "bad.csv", index=False)
+        code, stdout, err = _run(["-q", "connectome", "merge", str(seg_dir / "segmentation.zarr"), "--pairs",
+                                  str(tmp_path / "bad.csv"), "--out", str(tmp_path / "bad"), "--json"], capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and stdout == "", (name, err)
+        assert not (tmp_path / "bad").exists(), name
+    np.save(tmp_path / "float.npy", seg.astype(np.float32))
+    code, _, err = _run(["-q", "connectome", "merge", str(tmp_path / "float.npy"), "--pairs", str(tmp_path / "all.csv"),
+                         "--out", str(tmp_path / "bad")], capsys)
+    assert code == 2 and "integer" in err and not (tmp_path / "bad").exists(), err
+
+
 def test_blockwise_cli_gives_the_same_scores(em, tmp_path, capsys):
     folder, _ = em
     base = ["-q", "connectome", "segment", str(folder / "raw.npy"), "--truth", str(folder / "truth.npy"),

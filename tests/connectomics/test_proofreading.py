@@ -7,7 +7,7 @@ import pytest
 
 from neuralscope.connectomics.metrics import adapted_rand_error
 from neuralscope.connectomics.networks.targets import labels_to_affinities
-from neuralscope.connectomics.proofreading import apply_merges, merge_suggestions, truth_answers
+from neuralscope.connectomics.proofreading import apply_merges, merge_mapping, merge_suggestions, truth_answers
 from neuralscope.core.errors import NeuralscopeError
 from neuralscope.datasets.em import simulate_em_volume
 
@@ -68,6 +68,14 @@ def test_apply_merges_is_order_free():
     np.testing.assert_array_equal(a, b)
     assert sorted(np.unique(a).tolist()) == [1, 3, 4, 6, 7]
     np.testing.assert_array_equal(apply_merges(seg, []), seg)
+    # uint64 ids beyond float64's 2**53: relabelled exactly, in the input's dtype
+    big = np.array([[[2**60 + 1, 2**60 + 2], [2**60 + 3, 5]]], np.uint64)
+    out = apply_merges(big, [(2**60 + 3, 2**60 + 2)])
+    assert out.dtype == np.uint64 and out.ravel().tolist() == [2**60 + 1, 2**60 + 2, 2**60 + 2, 5]
+    ids, roots = merge_mapping([(9, 4), (4, 7), (1, 2)])
+    assert ids.tolist() == [1, 2, 4, 7, 9] and roots.tolist() == [1, 1, 4, 4, 4]
+    with pytest.raises(NeuralscopeError, match="non-negative"):
+        merge_mapping([(-1, 2)])
 
 
 def test_background_and_min_size_left_out(boxes):

@@ -1,4 +1,4 @@
-"""``neuralscope connectome segment`` and ``neuralscope connectome synapses`` (registered on import).
+"""``neuralscope connectome segment``, ``merge`` and ``synapses`` (registered on import).
 
 Kept light to import: the work happens in :mod:`neuralscope.connectomics.commands`.
 """
@@ -47,6 +47,23 @@ def segment(
                 block=block, halo=halo, workers=workers, dataset=dataset, anisotropy=anisotropy, as_json=as_json,
                 test_time_flips=test_time_flips, weights=weights, precision=precision, suggestions=suggestions,
                 verbose=st["verbose"], quiet=st["quiet"])
+
+
+@connectome_app.command("merge")
+def merge(
+    segmentation: Path = typer.Argument(..., help="Segment ids (z, y, x), e.g. DIR/segmentation.zarr from `segment`."),
+    pairs: Path = typer.Option(..., "--pairs", help="CSV with segment_a, segment_b (e.g. merge_suggestions.csv from `segment --suggestions`)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the merged segmentation.zarr and metrics.json."),
+    column: str = typer.Option("accept", "--column", help="Column of yes/no answers; only 'yes' rows are merged (every row when the CSV has no such column)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="HDF5 dataset of SEGMENTATION."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout."),
+) -> None:
+    """Join proofread segment pairs (joined segments take the smallest id), chunk by chunk."""
+    from neuralscope.connectomics.commands import run_merge
+
+    st = cli_state()
+    run_merge(segmentation=segmentation, pairs=pairs, out=out, column=column, dataset=dataset, as_json=as_json,
+              verbose=st["verbose"], quiet=st["quiet"])
 
 
 @connectome_app.command("synapses")

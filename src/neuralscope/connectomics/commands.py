@@ -11,7 +11,7 @@ import numpy as np
 from neuralscope.cli._common import Console, emit, to_json
 from neuralscope.core.errors import NeuralscopeError
 
-__all__ = ["SYNAPSE_HALO_SLICES", "parse_block", "run_segment", "run_synapses"]
+__all__ = ["SYNAPSE_HALO_SLICES", "parse_block", "run_merge", "run_segment", "run_synapses"]
 
 
 def parse_block(text: str | None, name: str = "--block", minimum: int = 1) -> tuple[int, int, int] | None:
@@ -205,6 +205,76 @@ def _read_truth_synapses(path: Path):
     if missing:
         raise NeuralscopeError("--truth", "columns z, y, x", f"{path} lacks {missing}")
     return table
+
+
+_TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0", ""}
+
+
+def _accepted_pairs(path: Path, column: str) -> np.ndarray:
+    """(a, b) rows of a pairs CSV whose ``column`` says yes (every row when the column is absent)."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise NeuralscopeError("--pairs", "an existing CSV with segment_a, segment_b columns", str(path))
+    try:
+        table = pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001
+        raise NeuralscopeError("--pairs", "a readable CSV", f"{path}: {type(exc).__name__}") from None
+    missing = [c for c in ("segment_a", "segment_b") if c not in table.columns]
+    if missing:
+        raise NeuralscopeError("--pairs", "columns segment_a, segment_b", f"{path} lacks {missing}")
+    if column in table.columns:
+        answers = table[column].fillna("").astype(str).str.strip().str.lower()
+        bad = ~answers.isin(_TRUE | _FALSE)
+        if bad.any():
+            raise NeuralscopeError("--column", f"{column} values yes/no, true/false or 1/0",
+                                   f"{table[column][bad].iloc[0]!r} in row {int(np.flatnonzero(bad)[0]) + 1}")
+        table = table[answers.isin(_TRUE).to_numpy()]
+    try:
+        pairs = table[["segment_a", "segment_b"]].to_numpy(dtype=np.int64)
+    except (TypeError, ValueError):
+        raise NeuralscopeError("--pairs", "integer segment ids", f"{path}") from None
+    return pairs
+
+
+def run_merge(*, segmentation: Path, pairs: Path, out: Path, column: str = "accept", dataset: str | None = None,
+              as_json: bool = False, verbose: int = 0, quiet: bool = False) -> dict:
+    """Join accepted segment pairs (e.g. a proofread ``merge_suggestions.csv``) into ``out/segmentation.zarr``.
+
+    Streams the segmentation chunk by chunk (two passes: the ids present, then the relabelling).
+    """
+    import dask.array as da
+
+    from neuralscope.connectomics.proofreading import merge_mapping, relabel
+    from neuralscope.connectomics.volumes import open_volume, write_zarr
+    from neuralscope.io.atomic import atomic_directory, write_text_atomic
+
+    console = Console(verbose, quiet)
+    _check_out(out)
+    accepted = _accepted_pairs(pairs, column)
+    volume = open_volume(segmentation, dataset=dataset)
+    if volume.dtype.kind not in "iu":
+        raise NeuralscopeError("SEGMENTATION", "integer labels", f"{segmentation} has dtype {volume.dtype}")
+    if (accepted == 0).any():
+        raise NeuralscopeError("--pairs", "segment ids > 0 (0 is the background)", "a pair with id 0")
+    ids, roots = merge_mapping(accepted)
+    t0 = time.perf_counter()
+    present = np.asarray(da.unique(volume).compute())
+    present = present[present != 0]
+    unknown = ids[~np.isin(ids, present)]
+    if len(unknown):
+        raise NeuralscopeError("--pairs", f"ids of segments in {segmentation}", f"unknown id {int(unknown[0])}")
+    console.info(f"{len(accepted)} accepted pairs join {len(ids)} segments into {len(np.unique(roots))}")
+    merged = volume.map_blocks(relabel, ids, roots, dtype=volume.dtype)
+    with atomic_directory(out) as staging:
+        write_zarr(merged, staging / "segmentation.zarr")
+        res = {"n_pairs": len(accepted), "n_segments_before": len(present),
+               "n_segments": len(present) - len(ids) + len(np.unique(roots)), "seconds": time.perf_counter() - t0,
+               "segmentation": str(out / "segmentation.zarr")}
+        write_text_atomic(staging / "metrics.json", to_json(res))
+    emit(res, as_json, lambda r: print(f"{r['n_pairs']} pairs merged: {r['n_segments_before']} -> "
+                                       f"{r['n_segments']} segments in {r['seconds']:.1f} s"))
+    return res
 
 
 #: Sections of the network detector's halo around each slab (synapses spanning fewer sections are

@@ -33,7 +33,7 @@ import pandas as pd
 
 from neuralscope.core.errors import NeuralscopeError
 
-__all__ = ["apply_merges", "merge_suggestions", "truth_answers"]
+__all__ = ["apply_merges", "merge_mapping", "merge_suggestions", "relabel", "truth_answers"]
 
 COLUMNS = ("segment_a", "segment_b", "size_a", "size_b", "contact_faces", "mean_affinity", "priority", "z", "y", "x")
 
@@ -142,20 +142,16 @@ def merge_suggestions(segmentation: Any, affinities: Any, top: int | None = 100,
     return table.reset_index(drop=True)
 
 
-def apply_merges(segmentation: Any, pairs: Any) -> np.ndarray:
-    """A copy of ``segmentation`` with each accepted pair ``(a, b)`` joined.
+def merge_mapping(pairs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, roots)``: every id named in ``pairs`` (sorted) and the id it becomes once they are joined.
 
-    Joined segments take the smallest id among them, so the result does not depend on the order
-    of the pairs. ``segmentation`` itself is not modified.
+    Joined segments take the smallest id among them, so the mapping does not depend on the order
+    of the pairs; it is computed from the pairs alone (no volume needed).
     """
-    seg = _check_segmentation(segmentation)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    if len(pairs) == 0:
-        return seg.copy()
-    ids = np.unique(seg)
-    missing = ~np.isin(pairs, ids)
-    if missing.any():
-        raise NeuralscopeError("pairs", "ids of segments in the segmentation", f"unknown id {int(pairs[missing][0])}")
+    if (pairs < 0).any():
+        raise NeuralscopeError("pairs", "non-negative segment ids", f"id {int(pairs.min())}")
+    ids = np.unique(pairs)
     index = np.searchsorted(ids, pairs)
     parent = np.arange(len(ids))
 
@@ -168,9 +164,33 @@ def apply_merges(segmentation: Any, pairs: Any) -> np.ndarray:
     for i, j in index:
         ri, rj = find(int(i)), find(int(j))
         if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)  # the smallest id is the root: order-free
-    roots = np.array([find(i) for i in range(len(ids))])
-    return ids[roots][np.searchsorted(ids, seg)].astype(seg.dtype, copy=False)
+            parent[max(ri, rj)] = min(ri, rj)  # ids are sorted: the smallest id is the root
+    return ids, ids[[find(i) for i in range(len(ids))]]
+
+
+def relabel(labels: np.ndarray, ids: np.ndarray, roots: np.ndarray) -> np.ndarray:
+    """``labels`` with each id in ``ids`` replaced by its ``roots`` entry (others unchanged); a new array."""
+    labels = np.asarray(labels)
+    if len(ids) == 0:
+        return labels.copy()
+    # In the labels' own dtype: mixing uint64 with int64 would compare as float64.
+    ids, roots = np.asarray(ids).astype(labels.dtype), np.asarray(roots).astype(labels.dtype)
+    index = np.clip(np.searchsorted(ids, labels), 0, len(ids) - 1)
+    return np.where(ids[index] == labels, roots[index], labels)
+
+
+def apply_merges(segmentation: Any, pairs: Any) -> np.ndarray:
+    """A copy of ``segmentation`` with each accepted pair ``(a, b)`` joined.
+
+    Joined segments take the smallest id among them, so the result does not depend on the order
+    of the pairs. ``segmentation`` itself is not modified.
+    """
+    seg = _check_segmentation(segmentation)
+    ids, roots = merge_mapping(pairs)
+    missing = ~np.isin(ids, np.unique(seg))
+    if missing.any():
+        raise NeuralscopeError("pairs", "ids of segments in the segmentation", f"unknown id {int(ids[missing][0])}")
+    return relabel(seg, ids, roots)
 
 
 def truth_answers(suggestions: pd.DataFrame, segmentation: Any, truth: Any,
