@@ -192,19 +192,24 @@ def _network_detector_available() -> bool:
     return hasattr(net, "detect_synapses") and weights is not None and Path(weights).is_file()
 
 
-def _read_truth_synapses(path: Path):
+def _read_csv(path: Path, option: str, columns: tuple[str, ...], expected: str):
+    """A CSV with ``columns``, or a one-line error naming ``option``."""
     import pandas as pd
 
     if not path.is_file():
-        raise NeuralscopeError("--truth", "an existing CSV of synapses (z, y, x)", str(path))
+        raise NeuralscopeError(option, expected, str(path))
     try:
         table = pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001
-        raise NeuralscopeError("--truth", "a readable CSV", f"{path}: {type(exc).__name__}") from None
-    missing = [c for c in ("z", "y", "x") if c not in table.columns]
+        raise NeuralscopeError(option, "a readable CSV", f"{path}: {type(exc).__name__}") from None
+    missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise NeuralscopeError("--truth", "columns z, y, x", f"{path} lacks {missing}")
+        raise NeuralscopeError(option, f"columns {', '.join(columns)}", f"{path} lacks {missing}")
     return table
+
+
+def _read_truth_synapses(path: Path):
+    return _read_csv(path, "--truth", ("z", "y", "x"), "an existing CSV of synapses (z, y, x)")
 
 
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0", ""}
@@ -212,17 +217,7 @@ _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0", ""}
 
 def _accepted_pairs(path: Path, column: str) -> np.ndarray:
     """(a, b) rows of a pairs CSV whose ``column`` says yes (every row when the column is absent)."""
-    import pandas as pd
-
-    if not path.is_file():
-        raise NeuralscopeError("--pairs", "an existing CSV with segment_a, segment_b columns", str(path))
-    try:
-        table = pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001
-        raise NeuralscopeError("--pairs", "a readable CSV", f"{path}: {type(exc).__name__}") from None
-    missing = [c for c in ("segment_a", "segment_b") if c not in table.columns]
-    if missing:
-        raise NeuralscopeError("--pairs", "columns segment_a, segment_b", f"{path} lacks {missing}")
+    table = _read_csv(path, "--pairs", ("segment_a", "segment_b"), "an existing CSV with segment_a, segment_b columns")
     if column in table.columns:
         answers = table[column].fillna("").astype(str).str.strip().str.lower()
         bad = ~answers.isin(_TRUE | _FALSE)
