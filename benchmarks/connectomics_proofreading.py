@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from connectomics_fib25 import load_cube, scores  # noqa: E402  (the same cube and scoring)
+from connectomics_fib25 import load_cube, scores, segment_cube  # noqa: E402  (the same cube, pipeline and scoring)
 
 KS = (0, 1, 3, 10, 30, 100)
 VALIDATION_BOX = (slice(0, 125), slice(None), slice(150, None))
@@ -46,19 +46,14 @@ def main(argv=None) -> int:
 
     import torch
 
-    from neuralscope.connectomics.networks.affinities import load_affinity_model, predict_affinities
-    from neuralscope.connectomics.networks.segment import segment_affinities
+    from neuralscope.connectomics.networks.affinities import load_affinity_model
     from neuralscope.connectomics.proofreading import apply_merges, merge_suggestions, truth_answers
 
     torch.set_num_threads(args.threads)
     raw, gt, _watershed, ffn = load_cube()
     gt = gt.astype(np.int64)
     model, meta = load_affinity_model(args.weights)
-    tuned = meta.get("agglomeration", {})
-    aff = predict_affinities(raw, model, tile_shape=(256,) * 3, margin=24, device="cpu",
-                             test_time_flips=int(tuned.get("test_time_flips", 1)),
-                             precision=tuned.get("precision", "float32"))
-    ours = segment_affinities(aff, tuned)
+    aff, ours, _, _ = segment_cube(raw, model, meta.get("agglomeration", {}))
     t0 = time.perf_counter()
     table = merge_suggestions(ours, aff, top=None)
     suggest_s = time.perf_counter() - t0
