@@ -60,7 +60,8 @@ def _check_ffn_options(**given: Any) -> None:
                                given["halo"])
 
 
-def _write_suggestions(result: Any, affinities: Path, truth: Any, top: int, staging: Path, out: Path) -> dict:
+def _write_suggestions(seg: np.ndarray, affinities: Path, truth: np.ndarray | None, top: int, staging: Path,
+                       out: Path) -> dict:
     """merge_suggestions.csv from the kept affinities (then removed); with truth, its answer per pair."""
     import shutil
 
@@ -68,10 +69,9 @@ def _write_suggestions(result: Any, affinities: Path, truth: Any, top: int, stag
 
     from neuralscope.connectomics.proofreading import merge_suggestions, truth_answers
 
-    seg = result.load()
     table = merge_suggestions(seg, zarr.open_array(str(affinities), mode="r")[...], top=top)
     if truth is not None:
-        table["truth_merge"] = truth_answers(table, seg, np.asarray(truth.compute()))
+        table["truth_merge"] = truth_answers(table, seg, truth)
     table.to_csv(staging / "merge_suggestions.csv", index=False)
     shutil.rmtree(affinities)
     return {"n_suggestions": len(table), "merge_suggestions": str(out / "merge_suggestions.csv")}
@@ -158,18 +158,21 @@ def run_segment(*, raw: Path, out: Path, truth: Path | None = None, scheduler: s
             "segmentation": str(out / "segmentation.zarr"),
             **{k: v for k, v in info.items() if k not in ("n_blocks", "n_face_merges")},  # reported above
         }
-        if truth_arr is not None:
+        # Read once for the scores and the suggestions alike.
+        seg = result.load() if truth_arr is not None or kept is not None else None
+        truth_np = np.asarray(truth_arr.compute()) if truth_arr is not None else None
+        if truth_np is not None:
             from neuralscope.connectomics.metrics import evaluate_segmentation
 
             console.info("scoring against the ground truth (truth id 0 ignored)")
-            scores = evaluate_segmentation(result.load(), np.asarray(truth_arr.compute()))
+            scores = evaluate_segmentation(seg, truth_np)
             res.update({"vi_split": scores.vi_split, "vi_merge": scores.vi_merge,
                         "adapted_rand_error": scores.adapted_rand_error, "rand_precision": scores.rand_precision,
                         "rand_recall": scores.rand_recall})
             scores.split_objects.head(1000).to_csv(staging / "split_objects.csv", index=False)
             scores.merge_objects.head(1000).to_csv(staging / "merge_objects.csv", index=False)
         if kept is not None:
-            res.update(_write_suggestions(result, kept, truth_arr, int(suggestions), staging, out))  # type: ignore[arg-type]
+            res.update(_write_suggestions(seg, kept, truth_np, int(suggestions), staging, out))  # type: ignore[arg-type]
         write_text_atomic(staging / "metrics.json", to_json(res))
     console.info(f"wrote {out / 'segmentation.zarr'}")
 
@@ -259,12 +262,13 @@ def run_merge(*, segmentation: Path, pairs: Path, out: Path, column: str = "acce
     unknown = ids[~np.isin(ids, present)]
     if len(unknown):
         raise NeuralscopeError("--pairs", f"ids of segments in {segmentation}", f"unknown id {int(unknown[0])}")
-    console.info(f"{len(accepted)} accepted pairs join {len(ids)} segments into {len(np.unique(roots))}")
+    n_joined = len(np.unique(roots))
+    console.info(f"{len(accepted)} accepted pairs join {len(ids)} segments into {n_joined}")
     merged = volume.map_blocks(relabel, ids, roots, dtype=volume.dtype)
     with atomic_directory(out) as staging:
         write_zarr(merged, staging / "segmentation.zarr")
         res = {"n_pairs": len(accepted), "n_segments_before": len(present),
-               "n_segments": len(present) - len(ids) + len(np.unique(roots)), "seconds": time.perf_counter() - t0,
+               "n_segments": len(present) - len(ids) + n_joined, "seconds": time.perf_counter() - t0,
                "segmentation": str(out / "segmentation.zarr")}
         write_text_atomic(staging / "metrics.json", to_json(res))
     emit(res, as_json, lambda r: print(f"{r['n_pairs']} pairs merged: {r['n_segments_before']} -> "

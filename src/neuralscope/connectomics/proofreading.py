@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from neuralscope.connectomics.networks.edges import face_pairs, majority_truth
 from neuralscope.core.errors import NeuralscopeError
 
 __all__ = ["apply_merges", "merge_mapping", "merge_suggestions", "relabel", "truth_answers"]
@@ -101,24 +102,10 @@ def merge_suggestions(segmentation: Any, affinities: Any, top: int | None = 100,
     skip = sizes < int(min_size)
     if background is not None:
         skip |= ids == background
-    us, vs, vals, where = [], [], [], []
-    for d in range(3):
-        hi, lo = [slice(None)] * 3, [slice(None)] * 3
-        hi[d], lo[d] = slice(1, None), slice(None, -1)
-        a, b = dense[tuple(hi)], dense[tuple(lo)]
-        cut = (a != b) & ~skip[a] & ~skip[b]
-        flat = np.flatnonzero(cut)
-        coords = list(np.unravel_index(flat, a.shape))
-        coords[d] = coords[d] + 1  # the face's voxel on the "hi" side, in volume coordinates
-        aa, bb = a.ravel()[flat], b.ravel()[flat]
-        us.append(np.minimum(aa, bb))
-        vs.append(np.maximum(aa, bb))
-        vals.append(aff[d][tuple(hi)].ravel()[flat])
-        where.append(np.stack(coords, axis=1))
-    u = np.concatenate(us).astype(np.int64)
-    v = np.concatenate(vs).astype(np.int64)
-    val = np.concatenate(vals).astype(np.float64)
-    pos = np.concatenate(where)
+    # Skipped segments become 0, which face_pairs leaves out; the others keep their index + 1.
+    labels = np.where(skip[dense], 0, dense + 1)
+    u, v, val, pos = face_pairs(labels, aff, positions=True)
+    u, v = u - 1, v - 1
     if len(u) == 0:
         return pd.DataFrame({c: np.zeros(0, np.float64 if c in ("mean_affinity", "priority") else np.int64)
                              for c in COLUMNS})
@@ -193,25 +180,17 @@ def apply_merges(segmentation: Any, pairs: Any) -> np.ndarray:
     return relabel(seg, ids, roots)
 
 
-def truth_answers(suggestions: pd.DataFrame, segmentation: Any, truth: Any,
-                  ignore_truth: tuple[int, ...] = (0,)) -> np.ndarray:
+def truth_answers(suggestions: pd.DataFrame, segmentation: Any, truth: Any) -> np.ndarray:
     """What a proofreader who knows ``truth`` answers: merge when both segments' majority truth object agrees.
 
-    The majority is taken over each segment's voxels whose truth label is not in ``ignore_truth``;
-    a segment with no such voxel is never merged.
+    The majority is taken over each segment's voxels with a truth label other than 0 (unlabelled;
+    ties: the smaller id); a segment with no such voxel is never merged.
     """
     seg = _check_segmentation(segmentation)
     gt = _check_segmentation(truth, "truth")
     if gt.shape != seg.shape:
         raise NeuralscopeError("truth", f"labels of the segmentation's shape {seg.shape}", f"shape {gt.shape}")
-    from neuralscope.connectomics.metrics import contingency
-
-    table = contingency(seg, gt, ignore_truth=ignore_truth)
-    # For each segment, the truth object holding most of its voxels (ties: the smaller id).
-    order = np.lexsort((table.truth_index, -table.counts, table.seg_index))
-    seg_index = table.seg_index[order]
-    first = np.r_[True, seg_index[1:] != seg_index[:-1]]
-    majority = dict(zip(table.seg_ids[seg_index[first]].tolist(), table.truth_ids[table.truth_index[order][first]].tolist()))
+    majority = dict(zip(*(ids.tolist() for ids in majority_truth(seg, gt, ignore_unlabelled=True))))
     a = [majority.get(int(s)) for s in suggestions["segment_a"]]
     b = [majority.get(int(s)) for s in suggestions["segment_b"]]
     return np.array([x is not None and x == y for x, y in zip(a, b)], dtype=bool)

@@ -17,10 +17,14 @@ FEATURES = ("mean", "std", "min", "q10", "q25", "q50", "q75", "q90", "max", "log
 _QUANTILES = {"q10": 0.1, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q90": 0.9}
 
 
-def face_pairs(fragments: np.ndarray, affinities: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every voxel face between two different non-zero fragments: ``(u, v, affinity)``, ``u < v``."""
+def face_pairs(fragments: np.ndarray, affinities: np.ndarray, positions: bool = False) -> tuple[np.ndarray, ...]:
+    """Every voxel face between two different non-zero fragments: ``(u, v, affinity)``, ``u < v``.
+
+    With ``positions`` also an ``(n, 3)`` array: each face's voxel on the far side along its axis
+    (the voxel the affinity belongs to).
+    """
     frag = np.asarray(fragments).astype(np.int64, copy=False)
-    us, vs, vals = [], [], []
+    us, vs, vals, where = [], [], [], []
     for d in range(3):
         hi = [slice(None)] * 3
         lo = [slice(None)] * 3
@@ -31,7 +35,12 @@ def face_pairs(fragments: np.ndarray, affinities: np.ndarray) -> tuple[np.ndarra
         us.append(np.minimum(aa, bb))
         vs.append(np.maximum(aa, bb))
         vals.append(np.asarray(affinities[d])[tuple(hi)][cut].astype(np.float64))
-    return np.concatenate(us), np.concatenate(vs), np.concatenate(vals)
+        if positions:
+            coords = np.argwhere(cut)
+            coords[:, d] += 1  # from the cropped array back to volume coordinates
+            where.append(coords)
+    found = (np.concatenate(us), np.concatenate(vs), np.concatenate(vals))
+    return (*found, np.concatenate(where)) if positions else found
 
 
 def edge_features(fragments: np.ndarray, affinities: np.ndarray) -> dict[str, np.ndarray]:
@@ -87,19 +96,20 @@ def majority_truth(fragments: np.ndarray, truth: np.ndarray, ignore_unlabelled: 
     """Each fragment's true id of largest overlap: ``(fragment ids, majority ids)``, sorted by fragment.
 
     With ``ignore_unlabelled`` the voxels with true id 0 are not counted; otherwise 0 competes
-    like any other id (a mostly unlabelled fragment gets 0).
+    like any other id (a mostly unlabelled fragment gets 0). Ties go to the smaller true id.
     """
-    frag = np.asarray(fragments).astype(np.int64).ravel()
-    gt = np.asarray(truth).astype(np.int64).ravel()
-    if ignore_unlabelled:
-        keep = gt > 0
-        frag, gt = frag[keep], gt[keep]
-    pair = np.unique(np.column_stack([frag, gt]), axis=0, return_counts=True)
-    (pf, pg), cnt = pair[0].T, pair[1]
-    order = np.lexsort((-cnt, pf))  # per fragment, the largest overlap first
-    pf, pg = pf[order], pg[order]
-    first = np.r_[True, pf[1:] != pf[:-1]]
-    return pf[first], pg[first]
+    from neuralscope.connectomics.metrics import contingency
+
+    frag = np.asarray(fragments).astype(np.int64, copy=False)
+    gt = np.asarray(truth).astype(np.int64, copy=False)
+    if frag.size == 0 or (ignore_unlabelled and not (gt != 0).any()):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    table = contingency(frag, gt, ignore_truth=(0,) if ignore_unlabelled else ())
+    order = np.lexsort((table.truth_index, -table.counts, table.seg_index))  # per fragment, the largest first
+    seg_index, truth_index = table.seg_index[order], table.truth_index[order]
+    first = np.r_[True, seg_index[1:] != seg_index[:-1]]
+    return (table.seg_ids[seg_index[first]].astype(np.int64, copy=False),
+            table.truth_ids[truth_index[first]].astype(np.int64, copy=False))
 
 
 def edge_targets(table: dict[str, np.ndarray], fragments: np.ndarray, truth: np.ndarray) -> np.ndarray:
