@@ -93,7 +93,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from neuralscope.connectomics.networks.affinities import load_affinity_model
+    from neuralscope.connectomics.networks.affinities import effective_precision, load_affinity_model
 
     torch.set_num_threads(args.threads)
     raw, gt, watershed, ffn = load_cube()
@@ -128,7 +128,10 @@ def main(argv=None) -> int:
         "whole_cube_reference_check": {"watershed_oversegmentation": scores(watershed, gt, 0),
                                        "ffn_published": scores(ffn, gt, 0)},
         "agglomeration": {k: tuned.get(k) for k in ("method", "threshold", "seed_threshold")},
-        "test_time_flips": flips, "precision": precision,
+        # What ran: bfloat16 falls back to float32 on a CPU without bfloat16 instructions (AVX2 only),
+        # where the figures differ slightly from those of the tuned bfloat16 pass.
+        "test_time_flips": flips, "precision": effective_precision(precision, "cpu"),
+        "precision_requested": precision,
         "ensemble_members": len(getattr(model, "members", [model])),
         "n_segments": int(len(np.unique(ours))),
         "voxels": int(raw.size), "threads": args.threads,
@@ -144,7 +147,8 @@ def main(argv=None) -> int:
                  for kind, rows in errs.items()]
         print(f"{name:28s} largest shares of the split / merged pairs -- " + "; ".join(parts))
     print(f"end to end: {result['end_to_end_seconds']} s for {raw.size} voxels on {args.threads} threads = "
-          f"{result['voxels_per_second'] / 1e6:.3f} M voxels/s (prediction {result['predict_seconds']} s); "
+          f"{result['voxels_per_second'] / 1e6:.3f} M voxels/s (prediction {result['predict_seconds']} s, "
+          f"{result['precision']}); "
           f"FFN's own log: {result['ffn_published_voxels_per_second_p100'] / 1e3:.0f} k voxels/s on a P100")
     print(json.dumps(result))
     if args.json:

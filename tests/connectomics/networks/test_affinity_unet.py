@@ -65,6 +65,30 @@ def test_unet_output_shape_and_anisotropic_option():
     assert cfg == aniso.config
 
 
+@pytest.mark.parametrize("pool,kernel,channels_last", [((2, 2, 2), (3, 3, 3), True), ((2, 2, 2), (3, 3, 3), False),
+                                                         ((1, 2, 2), (1, 3, 3), True)])
+def test_inference_path_equals_training_graph(pool, kernel, channels_last):
+    """Without gradients on a CPU the U-Net runs oneDNN convolutions, a split decoder convolution and
+    depth-to-space up-sampling; it must compute the function the training graph computes."""
+    torch.manual_seed(3)
+    model = UNet3d(UNetConfig(out_channels=9, widths=(4, 8, 16), pool=(pool, pool), kernel=kernel)).eval()
+    for p in model.parameters():  # non-zero biases everywhere, so a dropped or doubled bias shows
+        torch.nn.init.uniform_(p, -0.3, 0.3)
+    x = torch.randn(2, 1, 8, 24, 16)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+        x = x.to(memory_format=torch.channels_last_3d)
+    with torch.no_grad():
+        fast = model(x)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with torch.enable_grad():  # grad mode on: the training graph (nn modules, torch.cat, ConvTranspose3d)
+        reference = model(x)
+    assert fast.shape == reference.shape == (2, 9, 8, 24, 16)
+    np.testing.assert_allclose(fast.numpy(), reference.numpy(), rtol=1e-5, atol=1e-5)
+    assert float(reference.abs().max()) > 0.1
+
+
 def test_tiled_prediction_equals_untiled():
     _, raw = voronoi_volume((21, 37, 30))
     model = small_model(out_channels=9)
@@ -184,7 +208,10 @@ def test_ensemble_averages_member_probabilities_and_loads_from_one_file(tmp_path
         UNetEnsemble([])
 
 
-def test_bfloat16_inference_is_close_to_float32_and_deterministic():
+def test_bfloat16_inference_is_close_to_float32_and_deterministic(monkeypatch):
+    # On a CPU without bfloat16 instructions predict_affinities falls back to float32 (tested below);
+    # claim support here so that the autocast path itself runs (emulated, slower) on every machine.
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
     labels, raw = voronoi_volume(shape=(16, 32, 32))
     model = small_model(seed=4)
     full = predict_affinities(raw, model, tile_shape=(16, 32, 32), margin=8, device="cpu")
