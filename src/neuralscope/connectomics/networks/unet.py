@@ -142,7 +142,7 @@ class UNet3d(nn.Module):
             fmt = _memory_format(up)
             x = _conv3d(skips[i], w[:, :c].contiguous(memory_format=fmt), conv.bias, conv.padding)
             x.add_(_conv3d(up, w[:, c:].contiguous(memory_format=fmt), None, conv.padding))
-            x = _run_block(nn.Sequential(*rest), x)
+            x = _run_block(rest, x)
         return _conv3d(x, self.head.weight, self.head.bias, self.head.padding)
 
 
@@ -164,8 +164,9 @@ def _conv3d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, pa
     return nn.functional.conv3d(x, weight, bias, padding=padding)
 
 
-def _run_block(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    for layer in block:
+def _run_block(layers: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """Apply ``layers`` in order, their plain convolutions through :func:`_conv3d`."""
+    for layer in layers:
         if isinstance(layer, nn.Conv3d) and tuple(layer.stride) == (1, 1, 1) and tuple(layer.dilation) == (1, 1, 1) \
                 and layer.groups == 1 and isinstance(layer.padding, tuple):
             x = _conv3d(x, layer.weight, layer.bias, layer.padding)
